@@ -1,0 +1,65 @@
+"""Initializer names a spec may use, with Keras 3's distributions.
+
+`uniform` and `normal` are the Keras 1 initializers of the seed notebooks (±0.05 and
+stddev 0.05), which Keras 3 spells RandomUniform() and RandomNormal().
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator
+
+InitializerName = Literal[
+    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal",
+    "uniform", "normal", "zeros", "ones",
+]
+_ALIASES = {
+    "random_uniform": "uniform", "random_normal": "normal", "zero": "zeros", "one": "ones",
+    "xavier_uniform": "glorot_uniform", "xavier_normal": "glorot_normal",
+}
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.lower()
+    return _ALIASES.get(value, value)
+
+
+Initializer = Annotated[InitializerName, BeforeValidator(_canonical)]
+
+
+def fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """Keras's fan_in/fan_out: receptive field times in/out channels for a conv kernel."""
+    if len(shape) < 1:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def distribution(name: str, shape: tuple[int, ...]) -> tuple[str, float]:
+    """('uniform', limit) | ('truncated_normal', stddev) | ('normal', stddev) | ('constant', value)."""
+    fan_in, fan_out = fans(shape)
+    if name == "zeros":
+        return "constant", 0.0
+    if name == "ones":
+        return "constant", 1.0
+    if name == "uniform":
+        return "uniform", 0.05
+    if name == "normal":
+        return "normal", 0.05
+    scale, fan = {
+        "glorot": (1.0, (fan_in + fan_out) / 2.0),
+        "he": (2.0, fan_in),
+        "lecun": (1.0, fan_in),
+    }[name.split("_")[0]]
+    variance = scale / max(1.0, fan)
+    if name.endswith("_uniform"):
+        return "uniform", math.sqrt(3.0 * variance)
+    # VarianceScaling's truncated normal, corrected for the truncation at two stddevs
+    return "truncated_normal", math.sqrt(variance) / 0.87962566103423978

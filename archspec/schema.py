@@ -1,0 +1,58 @@
+"""JSON Schema of the spec format, for editors (yaml-language-server) and other tools."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archspec import __version__
+from archspec.layers import LAYERS
+from archspec.spec.blocks import PARAM_RE
+from archspec.spec.model import SpecFile
+
+PARAM_REF = {"type": "string", "pattern": PARAM_RE.pattern, "description": "A block parameter, e.g. $filters."}
+
+
+def _layer_schema(cls) -> tuple[dict[str, Any], dict[str, Any]]:
+    schema = cls.model_json_schema()
+    defs = schema.pop("$defs", {})
+    props = schema.get("properties", {})
+    for key, prop in list(props.items()):
+        props[key] = {"anyOf": [prop, PARAM_REF]} if key not in ("name",) else prop
+    props["type"] = {"enum": [cls.type_name, *cls.aliases], "description": cls.__doc__.strip().splitlines()[0]}
+    schema["required"] = ["type", *schema.get("required", [])]
+    schema["title"] = cls.type_name
+    schema["description"] = (cls.__doc__ or "").strip()
+    schema["additionalProperties"] = False
+    return schema, defs
+
+
+def spec_schema() -> dict[str, Any]:
+    schema = SpecFile.model_json_schema()
+    defs = schema.setdefault("$defs", {})
+    entries = []
+    for name in sorted(LAYERS):
+        layer_schema, layer_defs = _layer_schema(LAYERS[name])
+        defs.update(layer_defs)
+        defs[name] = layer_schema
+        entries.append({"$ref": f"#/$defs/{name}"})
+    defs["BlockUse"] = {
+        "title": "BlockUse",
+        "description": "Expands a block from 'blocks'; other keys set the block's params.",
+        "type": "object",
+        "properties": {
+            "block": {"type": "string"},
+            "name": {"type": "string"},
+            "repeat": {"anyOf": [{"type": "integer", "minimum": 1}, PARAM_REF]},
+            "inputs": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+            "trainable": {"type": "boolean"},
+        },
+        "required": ["block"],
+    }
+    entries.append({"$ref": "#/$defs/BlockUse"})
+    entry_schema = {"anyOf": entries}
+    schema["properties"]["layers"]["items"] = entry_schema
+    defs["BlockDef"]["properties"]["layers"]["items"] = entry_schema
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "archspec spec"
+    schema["description"] = f"An archspec architecture spec (format 1, archspec {__version__})."
+    return schema

@@ -1,0 +1,308 @@
+"""The resolved model: validated layers wired into a graph, in topological order, with shapes."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from archspec.errors import ArchspecError, Location, Problem, suggest
+from archspec.layers import Layer, Shape, ShapeError, Weight, layer_class
+from archspec.layers.base import DataFormat, fmt_shape
+from archspec.spec.blocks import BlockExpander, Entry
+from archspec.spec.model import InputDef, SpecFile
+from archspec.spec.validation import validation_problems
+from archspec.spec.yaml_source import Source, problem_at
+
+
+@dataclass
+class Node:
+    """One layer of the resolved graph."""
+
+    name: str
+    layer: Layer
+    inputs: list[str]
+    output_shape: Shape
+    input_shapes: list[Shape]
+    weights: list[Weight]
+    location: Location | None = None
+
+    @property
+    def type(self) -> str:
+        return self.layer.type_name
+
+    @property
+    def trainable(self) -> bool:
+        return self.layer.trainable
+
+    @property
+    def params(self) -> int:
+        return sum(w.size for w in self.weights)
+
+    @property
+    def trainable_params(self) -> int:
+        return sum(w.size for w in self.weights if w.trainable and self.trainable)
+
+
+@dataclass
+class Input:
+    name: str
+    shape: Shape
+
+
+@dataclass
+class Spec:
+    """A validated, resolved spec: what every command and backend works from."""
+
+    name: str
+    description: str
+    data_format: DataFormat
+    inputs: list[Input]
+    nodes: list[Node]  # topological order
+    outputs: list[str]
+    classes: list[str] | None = None
+    training: dict[str, Any] | None = None
+    path: str | None = None
+    source_text: str | None = None
+    _by_name: dict[str, Node] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self._by_name = {n.name: n for n in self.nodes}
+
+    def node(self, name: str) -> Node:
+        return self._by_name[name]
+
+    def shape_of(self, name: str) -> Shape:
+        if name in self._by_name:
+            return self._by_name[name].output_shape
+        return next(i.shape for i in self.inputs if i.name == name)
+
+    @property
+    def is_sequential(self) -> bool:
+        """True when every layer takes exactly the previous one (Keras's Sequential)."""
+        previous = self.inputs[0].name
+        for node in self.nodes:
+            if node.inputs != [previous]:
+                return False
+            previous = node.name
+        return len(self.inputs) == 1 and self.outputs == [previous]
+
+    @property
+    def total_params(self) -> int:
+        return sum(n.params for n in self.nodes)
+
+    @property
+    def trainable_params(self) -> int:
+        return sum(n.trainable_params for n in self.nodes)
+
+    def weight_keys(self) -> dict[str, Weight]:
+        """Neutral-weights keys `<layer>/<weight>` in graph order."""
+        return {f"{n.name}/{w.name}": w for n in self.nodes for w in n.weights}
+
+
+def resolve(spec_file: SpecFile, source: Source, default_name: str) -> Spec:
+    problems: list[Problem] = []
+    input_defs: list[InputDef] = spec_file.input_defs()
+    inputs = [Input(d.name, tuple(d.shape)) for d in input_defs]
+    input_names = {i.name for i in inputs}
+    if len(input_names) != len(inputs):
+        problems.append(problem_at(source, ("inputs",), "input names must be unique"))
+
+    expander = BlockExpander(source, spec_file.blocks, inputs[0].name)
+    expander.expand(spec_file.layers)
+    problems += expander.problems
+    entries = expander.entries
+
+    # names: unique across inputs and layers
+    seen: dict[str, Entry] = {}
+    for entry in entries:
+        if entry.name in input_names:
+            problems.append(problem_at(source, entry.path, f"{entry.context}layer name '{entry.name}' is also an input name"))
+        elif entry.name in seen:
+            first = source.locate(seen[entry.name].path)
+            problems.append(
+                problem_at(source, entry.path, f"{entry.context}duplicate layer name '{entry.name}' (first used at line {first.line})")
+            )
+        else:
+            seen[entry.name] = entry
+
+    # layer configs
+    layers: dict[str, Layer] = {}
+    for entry in seen.values():
+        layer = _validate_layer(entry, source, problems)
+        if layer is not None:
+            layers[entry.name] = layer
+
+    known = input_names | set(seen)
+
+    def resolve_ref(ref: str) -> str:
+        hops = 0
+        while ref in expander.aliases and hops < 10_000:
+            ref, hops = expander.aliases[ref], hops + 1
+        return ref
+
+    wiring: dict[str, list[str]] = {}
+    for entry in seen.values():
+        refs = [resolve_ref(r) for r in entry.inputs]
+        bad = [r for r in refs if r not in known]
+        for ref in bad:
+            problems.append(
+                problem_at(source, entry.path + ("inputs",),
+                           f"{entry.context}layer '{entry.name}' takes unknown input '{ref}'{suggest(ref, known)}")
+            )
+        if entry.name in refs:
+            problems.append(problem_at(source, entry.path, f"{entry.context}layer '{entry.name}' takes itself as input"))
+        layer = layers.get(entry.name)
+        if layer is not None and not bad:
+            n = len(refs)
+            if n < layer.min_inputs or (layer.max_inputs is not None and n > layer.max_inputs):
+                want = (f"at least {layer.min_inputs}" if layer.max_inputs is None else str(layer.max_inputs))
+                problems.append(
+                    problem_at(source, entry.path, f"{entry.context}{layer.type_name} '{entry.name}' takes {want} "
+                               f"input{'s' if want != '1' else ''}, got {n}")
+                )
+        wiring[entry.name] = refs
+
+    outputs = _outputs(spec_file, source, entries, resolve_ref, known, problems)
+    if problems:
+        raise ArchspecError(_dedupe(problems))
+
+    order = _topological_order(list(seen), wiring, input_names, source, seen)
+    _check_reachability(order, wiring, inputs, outputs, source, seen)
+    nodes = _infer_shapes(order, wiring, layers, inputs, spec_file.data_format, source, seen)
+    return Spec(
+        name=spec_file.name or default_name,
+        description=spec_file.description,
+        data_format=spec_file.data_format,
+        inputs=inputs,
+        nodes=nodes,
+        outputs=outputs,
+        classes=spec_file.classes,
+        training=spec_file.training,
+        path=source.file,
+    )
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+
+def _validate_layer(entry: Entry, source: Source, problems: list[Problem]) -> Layer | None:
+    type_name = entry.data.get("type")
+    if not isinstance(type_name, str):
+        problems.append(problem_at(source, entry.path + ("type",), f"{entry.context}type: expected a layer type name"))
+        return None
+    try:
+        cls = layer_class(type_name)
+    except KeyError as exc:
+        problems.append(problem_at(source, entry.path + ("type",), f"{entry.context}{exc.args[0]}"))
+        return None
+    data = {k: v for k, v in entry.data.items() if k != "type"}
+    data["trainable"] = entry.trainable
+    try:
+        return cls.model_validate({**data, "name": entry.name.rsplit("/", 1)[-1]}).model_copy(update={"name": entry.name})
+    except ValidationError as exc:
+        context = f"{entry.context}{cls.type_name} '{entry.name}': "
+        problems.extend(validation_problems(exc, data, source, entry.path, cls, context=context))
+        return None
+
+
+def _outputs(spec_file, source, entries, resolve_ref, known, problems) -> list[str]:
+    if spec_file.outputs is None:
+        # the last expanded entry is also the output of a trailing block use
+        return [entries[-1].name] if entries else []
+    outputs = []
+    for i, ref in enumerate(spec_file.outputs):
+        name = resolve_ref(ref)
+        if name not in known:
+            problems.append(problem_at(source, ("outputs", i), f"outputs: unknown layer '{ref}'{suggest(ref, known)}"))
+        outputs.append(name)
+    if len(set(outputs)) != len(outputs):
+        problems.append(problem_at(source, ("outputs",), "outputs: a layer is listed twice"))
+    return outputs
+
+
+def _topological_order(names, wiring, input_names, source, seen) -> list[str]:
+    """Kahn's algorithm, taking layers in declaration order whenever there is a choice."""
+    index = {name: i for i, name in enumerate(names)}
+    pending = {name: sum(1 for r in wiring[name] if r not in input_names) for name in names}
+    users: dict[str, list[str]] = {}
+    for name in names:
+        for ref in wiring[name]:
+            users.setdefault(ref, []).append(name)
+    ready = [index[n] for n in names if pending[n] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        name = names[heapq.heappop(ready)]
+        order.append(name)
+        for user in users.get(name, []):
+            pending[user] -= 1
+            if pending[user] == 0:
+                heapq.heappush(ready, index[user])
+    if len(order) < len(names):
+        stuck = [n for n in names if pending[n] > 0]
+        cycle = _find_cycle(stuck, wiring)
+        raise ArchspecError(
+            [problem_at(source, seen[cycle[0]].path, "layers form a cycle: " + " -> ".join([*cycle, cycle[0]]))]
+        )
+    return order
+
+
+def _find_cycle(stuck: list[str], wiring: dict[str, list[str]]) -> list[str]:
+    stuck_set = set(stuck)
+    node, path, pos = stuck[0], [], {}
+    while node not in pos:
+        pos[node] = len(path)
+        path.append(node)
+        node = next(r for r in wiring[node] if r in stuck_set)
+    return list(reversed(path[pos[node]:]))
+
+
+def _check_reachability(order, wiring, inputs, outputs, source, seen) -> None:
+    needed: set[str] = set()
+    stack = list(outputs)
+    while stack:
+        name = stack.pop()
+        if name in needed:
+            continue
+        needed.add(name)
+        stack.extend(wiring.get(name, []))
+    problems = [
+        problem_at(source, seen[name].path, f"layer '{name}' does not lead to any output (add it to 'outputs' or remove it)")
+        for name in order if name not in needed
+    ]
+    problems += [
+        problem_at(source, ("inputs",), f"input '{i.name}' is not used by any output") for i in inputs if i.name not in needed
+    ]
+    if problems:
+        raise ArchspecError(problems)
+
+
+def _infer_shapes(order, wiring, layers, inputs, data_format, source, seen) -> list[Node]:
+    shapes: dict[str, Shape] = {i.name: i.shape for i in inputs}
+    nodes: list[Node] = []
+    problems: list[Problem] = []
+    for name in order:
+        refs = wiring[name]
+        if any(r not in shapes for r in refs):
+            continue  # an upstream layer already failed
+        layer = layers[name]
+        input_shapes = [shapes[r] for r in refs]
+        try:
+            output_shape = tuple(layer.output_shape(input_shapes, data_format))
+            weights = layer.weights(input_shapes, data_format)
+        except ShapeError as exc:
+            got = ", ".join(fmt_shape(s) for s in input_shapes)
+            entry = seen[name]
+            problems.append(
+                problem_at(source, entry.path, f"{entry.context}{layer.type_name} '{name}' {exc} (input: {got})")
+            )
+            continue
+        shapes[name] = output_shape
+        nodes.append(Node(name, layer, refs, output_shape, input_shapes, weights, source.locate(seen[name].path)))
+    if problems:
+        raise ArchspecError(problems)
+    return nodes

@@ -1,0 +1,44 @@
+"""`load(path)`: read, validate and resolve a spec file."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from archspec.errors import ArchspecError, Location
+from archspec.spec.graph import Spec, resolve
+from archspec.spec.model import SpecFile
+from archspec.spec.validation import validation_problems
+from archspec.spec.yaml_source import Source, parse_source, read_source
+
+
+def load(path: str | Path) -> Spec:
+    """Read a spec file and return the resolved model; ArchspecError lists every problem found."""
+    source = read_source(path)
+    spec = load_source(source, default_name=_identifier(Path(path).stem))
+    spec.source_text = Path(path).read_text(encoding="utf-8")
+    return spec
+
+
+def loads(text: str, file: str = "<string>") -> Spec:
+    """Like `load`, from a string."""
+    spec = load_source(parse_source(text, file), default_name="model")
+    spec.source_text = text
+    return spec
+
+
+def load_source(source: Source, default_name: str) -> Spec:
+    if not isinstance(source.data, dict):
+        raise ArchspecError("a spec must be a YAML mapping with at least 'inputs' and 'layers'", Location(source.file, 1, 1))
+    try:
+        spec_file = SpecFile.model_validate(source.data)
+    except ValidationError as exc:
+        raise ArchspecError(validation_problems(exc, source.data, source, (), SpecFile)) from None
+    return resolve(spec_file, source, default_name)
+
+
+def _identifier(stem: str) -> str:
+    name = re.sub(r"\W", "_", stem)
+    return name if re.match(r"^[A-Za-z_]", name) else f"model_{name}"

@@ -1,0 +1,78 @@
+"""The top level of a spec file, as pydantic models.
+
+Layer entries stay plain dicts at this level: blocks must be expanded (and `$param`
+values substituted) before each entry is validated against its layer type.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from archspec.layers.base import DataFormat
+
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class InputDef(BaseModel):
+    """A model input: its name and per-sample shape (batch axis excluded)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., pattern=IDENTIFIER, max_length=200)
+    shape: list[int] = Field(..., min_length=1, max_length=8)
+
+    @model_validator(mode="after")
+    def _positive(self):
+        if any(not isinstance(d, int) or d < 1 for d in self.shape):
+            raise ValueError("every dimension of shape must be a positive integer")
+        return self
+
+
+class BlockDef(BaseModel):
+    """A reusable group of layers, expanded wherever a layer entry says `block: <name>`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = ""
+    params: dict[str, Any] = Field(default_factory=dict, description="Parameters and their defaults (null: required).")
+    layers: list[dict[str, Any]] = Field(..., min_length=1)
+
+
+class SpecFile(BaseModel):
+    """One spec file, before block expansion and graph resolution."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    archspec: Literal[1] = Field(1, description="Format version.")
+    name: str | None = Field(None, pattern=IDENTIFIER, max_length=200, description="Default: the file's stem.")
+    description: str = ""
+    data_format: DataFormat = "channels_last"
+    inputs: list[InputDef] | None = Field(None, min_length=1)
+    input_shape: list[int] | None = Field(None, min_length=1, description="Shorthand for one input named 'input'.")
+    layers: list[dict[str, Any]] = Field(..., min_length=1)
+    outputs: list[str] | None = Field(None, min_length=1, description="Layer names. Default: the last layer.")
+    classes: list[str] | None = Field(None, min_length=1, description="Class names of the (first) output.")
+    blocks: dict[str, BlockDef] = Field(default_factory=dict)
+    training: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _outputs_as_list(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("outputs"), str):
+            data = {**data, "outputs": [data["outputs"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _one_way_to_give_inputs(self):
+        if self.inputs is None and self.input_shape is None:
+            raise ValueError("a spec needs 'inputs' (or the shorthand 'input_shape')")
+        if self.inputs is not None and self.input_shape is not None:
+            raise ValueError("give either 'inputs' or 'input_shape', not both")
+        if self.input_shape is not None and any(not isinstance(d, int) or d < 1 for d in self.input_shape):
+            raise ValueError("every dimension of input_shape must be a positive integer")
+        return self
+
+    def input_defs(self) -> list[InputDef]:
+        return self.inputs if self.inputs is not None else [InputDef(name="input", shape=self.input_shape)]
