@@ -6,5 +6,9 @@ __version__ = "0.1.0"
 
 from archspec.errors import ArchspecError
 from archspec.spec import Spec, load, loads
+from archspec.api import build, get_weights, load_weights, save_weights, set_weights, spec_of
 
-__all__ = ["ArchspecError", "Spec", "__version__", "load", "loads"]
+__all__ = [
+    "ArchspecError", "Spec", "__version__", "build", "get_weights", "load", "load_weights", "loads", "save_weights",
+    "set_weights", "spec_of",
+]

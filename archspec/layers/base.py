@@ -62,7 +62,7 @@ def _lower(value: Any) -> Any:
 
 Padding = Annotated[Literal["valid", "same"], BeforeValidator(_lower)]
 
-NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"  # Keras: anything without "/"
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$"  # no "/" (scopes) and no "." (torch module paths)
 LayerName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=200)]
 
 

@@ -1,0 +1,3 @@
+"""Backends turn a resolved `Spec` into framework objects. Each is imported only when used."""
+
+BACKENDS = ("keras", "torch")

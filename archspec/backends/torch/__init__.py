@@ -1,0 +1,118 @@
+"""The PyTorch backend: a plain `nn.Module` from a resolved spec.
+
+The module takes the spec's inputs positionally, in the spec's layout (NHWC for a
+channels_last spec), and returns a tensor or a tuple in the spec's output order. Its
+submodules are named after the spec's layers, so `state_dict()` reads like the spec.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from archspec.backends.torch.layers import MODULES, ArchspecLayer
+from archspec.errors import ArchspecError
+from archspec.spec import Spec
+from archspec.weights import Weights, check_weights
+
+_TO_NCHW = (0, 3, 1, 2)
+_TO_NHWC = (0, 2, 3, 1)
+
+
+class ArchspecModel(nn.Module):
+    def __init__(self, spec: Spec):
+        super().__init__()
+        missing = sorted({n.type for n in spec.nodes if n.type not in MODULES})
+        if missing:
+            raise ArchspecError(f"the PyTorch backend cannot build layer type(s) {', '.join(missing)}")
+        self.spec = spec
+        self.layers = nn.ModuleDict()
+        channels_last = spec.data_format == "channels_last"
+        # internal[name]: the tensor is a channels_last image held as NCHW inside the model
+        internal = {i.name: False for i in spec.inputs}
+        rank = {i.name: len(i.shape) for i in spec.inputs}
+        self._plan: list[tuple[str, ArchspecLayer, list[tuple[str, tuple | None]]]] = []
+        for node in spec.nodes:
+            layer = MODULES[node.type](node.layer, node.input_shapes, spec.data_format)
+            self.layers[node.name] = layer
+            if not node.trainable:
+                layer.requires_grad_(False)
+            want = layer.layout
+            if want == "any":  # keep the inputs' layout, unless they disagree
+                flags = {internal[r] for r in node.inputs}
+                want = "image" if flags == {True} else "spec"
+            steps = []
+            for ref in node.inputs:
+                permute = None
+                if channels_last and rank[ref] == 3:
+                    if want == "image" and not internal[ref]:
+                        permute = _TO_NCHW
+                    elif want == "spec" and internal[ref]:
+                        permute = _TO_NHWC
+                steps.append((ref, permute))
+            self._plan.append((node.name, layer, steps))
+            rank[node.name] = len(node.output_shape)
+            internal[node.name] = channels_last and want == "image" and rank[node.name] == 3
+        self._internal = internal
+        self._outputs = [(o, _TO_NHWC if internal[o] else None) for o in spec.outputs]
+        self._input_names = [i.name for i in spec.inputs]
+
+    def forward(self, *inputs: torch.Tensor):
+        if len(inputs) != len(self._input_names):
+            raise TypeError(f"{self.spec.name} takes {len(self._input_names)} input(s) "
+                            f"({', '.join(self._input_names)}), got {len(inputs)}")
+        values = dict(zip(self._input_names, inputs))
+        for name, layer, steps in self._plan:
+            args = [values[ref] if p is None else values[ref].permute(p) for ref, p in steps]
+            values[name] = layer(*args)
+        outs = tuple(values[o] if p is None else values[o].permute(p).contiguous() for o, p in self._outputs)
+        return outs[0] if len(outs) == 1 else outs
+
+    def forward_all(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every layer's output, in the spec's layout (for layer-by-layer checks)."""
+        values = dict(zip(self._input_names, inputs))
+        result = {}
+        for name, layer, steps in self._plan:
+            args = [values[ref] if p is None else values[ref].permute(p) for ref, p in steps]
+            values[name] = layer(*args)
+            result[name] = values[name].permute(_TO_NHWC) if self._internal[name] else values[name]
+        return result
+
+    def get_neutral_weights(self) -> Weights:
+        weights: Weights = {}
+        for name, layer in self.layers.items():
+            for key, value in layer.neutral().items():
+                weights[f"{name}/{key}"] = value
+        return weights
+
+    def set_neutral_weights(self, weights: Weights) -> None:
+        check_weights(self.spec, weights)
+        for node in self.spec.nodes:
+            if node.weights:
+                self.layers[node.name].load_neutral({w.name: weights[f"{node.name}/{w.name}"] for w in node.weights})
+
+
+def predict(model: ArchspecModel, arrays: list) -> list:
+    """Inference-mode outputs as a list of numpy arrays in the spec's output order."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            outputs = model(*[torch.as_tensor(a) for a in arrays])
+    finally:
+        model.train(was_training)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    return [o.numpy() for o in outputs]
+
+
+def layer_outputs(model: ArchspecModel, spec: Spec, arrays: list) -> dict:
+    model.eval()
+    with torch.inference_mode():
+        return {k: v.numpy() for k, v in model.forward_all(*[torch.as_tensor(a) for a in arrays]).items()}
+
+
+def build_model(spec: Spec, weights: Weights | None = None) -> ArchspecModel:
+    model = ArchspecModel(spec)
+    if weights is not None:
+        model.set_neutral_weights(weights)
+    return model.eval()
