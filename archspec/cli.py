@@ -15,6 +15,7 @@ from typing import Callable, List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from archspec import __version__
 from archspec.errors import ArchspecError, CheckFailed
@@ -31,27 +32,33 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
 
-def command(*args, **kwargs) -> Callable:
-    """app.command() that turns ArchspecError into exit 2 and CheckFailed into exit 1, without tracebacks."""
+def _guard(fn: Callable) -> Callable:
+    """Turn ArchspecError into exit 2 and CheckFailed into exit 1, without tracebacks."""
+
+    @functools.wraps(fn)
+    def wrapper(*a, **kw):
+        try:
+            return fn(*a, **kw)
+        except ArchspecError as exc:
+            for problem in exc.render().splitlines():
+                err.print(f"[bold red]error:[/] {escape(problem)}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+        except CheckFailed as exc:
+            if str(exc):
+                err.print(f"[bold red]failed:[/] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def command(*args, typer_app: typer.Typer | None = None, **kwargs) -> Callable:
+    """`app.command()` wrapped by `_guard`."""
 
     def decorate(fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*a, **kw):
-            try:
-                return fn(*a, **kw)
-            except ArchspecError as exc:
-                for problem in exc.render().splitlines():
-                    err.print(f"[bold red]error:[/] {problem}", highlight=False, markup=True)
-                raise typer.Exit(exc.exit_code) from None
-            except CheckFailed as exc:
-                if str(exc):
-                    err.print(f"[bold red]failed:[/] {exc}", highlight=False)
-                raise typer.Exit(exc.exit_code) from None
-            except KeyboardInterrupt:
-                err.print("[yellow]interrupted[/]")
-                raise typer.Exit(130) from None
-
-        return app.command(*args, **kwargs)(wrapper)
+        return (typer_app or app).command(*args, **kwargs)(_guard(fn))
 
     return decorate
 
@@ -148,6 +155,113 @@ def schema(output: Optional[Path] = typer.Option(None, "--output", "-o", help="W
         out.print(f"wrote {output}", highlight=False)
     else:
         sys.stdout.write(text + "\n")
+
+
+# ---------------------------------------------------------------- backends
+
+
+class Backend(str, Enum):
+    keras = "keras"
+    torch = "torch"
+
+
+@command()
+def build(
+    spec_path: Path = typer.Argument(..., metavar="SPEC", help="Spec file."),
+    backend: Backend = typer.Option(..., "--backend", "-b", help="keras or torch."),
+    output: Path = typer.Option(..., "--output", "-o", help="FILE.keras (Keras) or FILE.pt (torch state dict)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Neutral weights (.safetensors)."),
+    seed: Optional[int] = typer.Option(None, help="Seeded initial weights when --weights is not given."),
+) -> None:
+    """Write a native model file: a .keras archive, or a torch state dict (loads with weights_only=True)."""
+    import archspec
+    from archspec.fileio import atomic_path
+
+    spec = archspec.load(spec_path)
+    if weights is not None and not weights.is_file():
+        raise ArchspecError(f"weights file not found: {weights}")
+    model = archspec.build(spec, backend.value, weights=weights, seed=seed)
+    if backend is Backend.keras:
+        if output.suffix != ".keras":
+            raise ArchspecError(f"{output}: a Keras model file must end in .keras")
+        with atomic_path(output, suffix=".keras") as tmp:
+            model.save(tmp)
+    else:
+        import torch
+
+        with atomic_path(output, suffix=output.suffix or ".pt") as tmp:
+            torch.save(model.state_dict(), tmp)
+    out.print(f"wrote {output} ({backend.value}, {spec.total_params:,} params)", highlight=False)
+
+
+weights_app = typer.Typer(help="Neutral weights files (safetensors, Keras layout).", no_args_is_help=True)
+app.add_typer(weights_app, name="weights")
+
+
+@command("init", typer_app=weights_app)
+def weights_init(
+    spec_path: Path = typer.Argument(..., metavar="SPEC", help="Spec file."),
+    output: Path = typer.Option(..., "--output", "-o", help="FILE.safetensors"),
+    seed: int = typer.Option(0, help="Random seed."),
+) -> None:
+    """Seeded initial weights from each layer's Keras initializer, the same for every backend."""
+    from archspec.spec import load
+    from archspec.weights import init_weights, write_weights
+
+    spec = load(spec_path)
+    write_weights(init_weights(spec, seed), output, spec, {"seed": str(seed)})
+    out.print(f"wrote {output} ({len(spec.weight_keys())} tensors, {spec.total_params:,} values)", highlight=False)
+
+
+@command()
+def check(
+    spec_path: Path = typer.Argument(..., metavar="SPEC", help="Spec file."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Neutral weights; default: seeded random."),
+    batch: int = typer.Option(4, "--batch", help="Samples per comparison."),
+    atol: float = typer.Option(1e-5, help="Absolute tolerance."),
+    rtol: float = typer.Option(1e-5, help="Relative tolerance."),
+    layers: bool = typer.Option(False, "--layers", help="Compare every layer; name the first that diverges."),
+    seed: int = typer.Option(0, help="Seed of the random weights and inputs."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Build every available path from the same weights and prove they agree (exit 1 if not)."""
+    from archspec.check import run_check
+    from archspec.spec import load
+    from archspec.weights import read_weights
+
+    spec = load(spec_path)
+    arrays = read_weights(weights, spec) if weights is not None else None
+    report = run_check(spec, arrays, batch=batch, atol=atol, rtol=rtol, layers=layers, seed=seed)
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    else:
+        _print_report(report)
+    if not report.passed:
+        raise CheckFailed("" if as_json else "the paths disagree beyond the tolerance")
+
+
+def _print_report(report) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"archspec check {report.spec}: batch {report.batch}, atol {report.atol:g}, rtol {report.rtol:g}",
+                  title_justify="left")
+    for col in ("pair", "output", "max |diff|", "max rel diff", ""):
+        table.add_column(col, justify="right" if "diff" in col else "left")
+    for pair in report.pairs:
+        for name, result in pair["outputs"].items():
+            mark = "[green]ok[/]" if result["passed"] else "[red]DIFFERS[/]"
+            table.add_row(f"{pair['a']} vs {pair['b']}", name, f"{result['max_abs_diff']:.3g}",
+                          f"{result['max_rel_diff']:.3g}", mark)
+    out.print(table)
+    if report.layers is not None:
+        if report.first_divergent_layer:
+            layer = next(r for r in report.layers if r["name"] == report.first_divergent_layer)
+            out.print(f"first divergent layer: [bold]{layer['name']}[/] ({layer['type']}), "
+                      f"max |diff| {layer['max_abs_diff']:.3g}", highlight=False)
+        else:
+            out.print(f"all {len(report.layers)} layers agree", highlight=False)
+    verdict = "[green]passed[/]" if report.passed else "[red]failed[/]"
+    out.print(f"{verdict}: max |diff| {report.max_abs_diff:.3g} across {', '.join(report.paths)}", highlight=False)
 
 
 if __name__ == "__main__":

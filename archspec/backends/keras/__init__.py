@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -54,7 +54,7 @@ def predict(model: keras.Model, arrays: list[np.ndarray]) -> list[np.ndarray]:
 
 def layer_outputs(model: keras.Model, spec: Spec, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
     """Every layer's inference-mode output (for layer-by-layer checks)."""
-    probe = keras.Model(model.inputs, [model.get_layer(keras_name(n.name)).output for n in spec.nodes])
+    probe = keras.Model(model.inputs if len(model.inputs) > 1 else model.inputs[0], [model.get_layer(keras_name(n.name)).output for n in spec.nodes])
     outputs = probe(arrays if len(arrays) > 1 else arrays[0], training=False)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     return {n.name: np.asarray(o) for n, o in zip(spec.nodes, outputs)}

@@ -1,0 +1,158 @@
+"""`archspec check`: prove that every path computing a spec computes the same function.
+
+Every available path (Keras, PyTorch; the ONNX exports when available) is built from the
+same weights and fed the same inputs; every pair of paths is compared output by output.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any, Callable
+
+import numpy as np
+
+from archspec.errors import ArchspecError
+from archspec.spec import Spec
+from archspec.weights import Weights, init_weights
+
+
+def available_backends() -> list[str]:
+    names = []
+    if importlib.util.find_spec("keras") and importlib.util.find_spec("tensorflow"):
+        names.append("keras")
+    if importlib.util.find_spec("torch"):
+        names.append("torch")
+    return names
+
+
+def sample_inputs(spec: Spec, batch: int, seed: int) -> list[np.ndarray]:
+    """Inputs in the range a user feeds (scaled images, standardised features)."""
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(0.0, 1.0, (batch, *i.shape)).astype(np.float32) for i in spec.inputs]
+
+
+def compare(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> dict[str, Any]:
+    diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    scale = np.abs(b.astype(np.float64))
+    rel = diff / np.maximum(scale, 1e-12)
+    return {
+        "max_abs_diff": float(diff.max()) if diff.size else 0.0,
+        "max_rel_diff": float(rel.max()) if rel.size else 0.0,
+        "passed": bool(np.all(diff <= atol + rtol * scale)),
+    }
+
+
+@dataclass
+class Path:
+    """One way of computing the spec: name -> (predict outputs, per-layer outputs or None)."""
+
+    name: str
+    predict: Callable[[list[np.ndarray]], list[np.ndarray]]
+    layers: Callable[[list[np.ndarray]], dict[str, np.ndarray]] | None = None
+
+
+@dataclass
+class CheckReport:
+    spec: str
+    batch: int
+    atol: float
+    rtol: float
+    paths: list[str]
+    pairs: list[dict[str, Any]] = field(default_factory=list)
+    layers: list[dict[str, Any]] | None = None
+    first_divergent_layer: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.pairs) and all(p["passed"] for p in self.pairs)
+
+    @property
+    def max_abs_diff(self) -> float:
+        return max((p["max_abs_diff"] for p in self.pairs), default=0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec,
+            "passed": self.passed,
+            "max_abs_diff": self.max_abs_diff,
+            "max_rel_diff": max((p["max_rel_diff"] for p in self.pairs), default=0.0),
+            "atol": self.atol,
+            "rtol": self.rtol,
+            "batch": self.batch,
+            "paths": self.paths,
+            "pairs": self.pairs,
+            "layers": self.layers,
+            "first_divergent_layer": self.first_divergent_layer,
+        }
+
+
+def backend_paths(spec: Spec, weights: Weights, backends: list[str]) -> list[Path]:
+    paths = []
+    for name in backends:
+        if name == "keras":
+            from archspec.backends import keras as kb
+
+            model = kb.build_model(spec, weights)
+            paths.append(Path("keras", lambda xs, m=model: kb.predict(m, xs),
+                              lambda xs, m=model: kb.layer_outputs(m, spec, xs)))
+        elif name == "torch":
+            from archspec.backends import torch as tb
+
+            model = tb.build_model(spec, weights)
+            paths.append(Path("torch", lambda xs, m=model: tb.predict(m, xs),
+                              lambda xs, m=model: tb.layer_outputs(m, spec, xs)))
+    return paths
+
+
+def run_check(
+    spec: Spec,
+    weights: Weights | None = None,
+    *,
+    batch: int = 4,
+    atol: float = 1e-5,
+    rtol: float = 1e-5,
+    layers: bool = False,
+    seed: int = 0,
+    backends: list[str] | None = None,
+    extra_paths: list[Path] | None = None,
+) -> CheckReport:
+    if batch < 1:
+        raise ArchspecError("--batch must be at least 1")
+    backends = backends if backends is not None else available_backends()
+    if weights is None:
+        weights = init_weights(spec, seed, randomize_statistics=True)
+    paths = backend_paths(spec, weights, backends) + list(extra_paths or [])
+    if len(paths) < 2:
+        raise ArchspecError(
+            f"check needs at least two paths to compare, found {[p.name for p in paths] or 'none'}: "
+            "install both backends (pip install 'archspec[keras,torch]')"
+        )
+    inputs = sample_inputs(spec, batch, seed)
+    outputs = {p.name: p.predict(inputs) for p in paths}
+    report = CheckReport(spec.name, batch, atol, rtol, [p.name for p in paths])
+    for a, b in combinations(paths, 2):
+        per_output = {
+            out_name: compare(x, y, atol, rtol)
+            for out_name, x, y in zip(spec.outputs, outputs[a.name], outputs[b.name])
+        }
+        report.pairs.append({
+            "a": a.name,
+            "b": b.name,
+            "max_abs_diff": max(o["max_abs_diff"] for o in per_output.values()),
+            "max_rel_diff": max(o["max_rel_diff"] for o in per_output.values()),
+            "passed": all(o["passed"] for o in per_output.values()),
+            "outputs": per_output,
+        })
+    if layers:
+        with_layers = [p for p in paths if p.layers is not None][:2]
+        if len(with_layers) == 2:
+            ref, other = (p.layers(inputs) for p in with_layers)
+            report.layers = []
+            for node in spec.nodes:
+                result = {"name": node.name, "type": node.type, **compare(ref[node.name], other[node.name], atol, rtol)}
+                report.layers.append(result)
+                if not result["passed"] and report.first_divergent_layer is None:
+                    report.first_divergent_layer = node.name
+    return report
