@@ -48,8 +48,7 @@ class Conv2D(Layer):
         )
         if min(out) <= 0:
             raise ShapeError(
-                f"kernel {self.kernel_size[0]}x{self.kernel_size[1]} with padding 'valid' does not fit "
-                f"input {fmt_shape(shape)}"
+                f"kernel {self.kernel_size[0]}x{self.kernel_size[1]} with padding 'valid' does not fit its input"
             )
         return image(out, self.filters, data_format)
 

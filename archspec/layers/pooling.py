@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from archspec.layers.base import (
-    DataFormat, IntPair, Layer, Padding, Shape, ShapeError, fmt_shape, image, require_rank, spatial,
+    DataFormat, IntPair, Layer, Padding, Shape, ShapeError, image, require_rank, spatial,
     window_output,
 )
 from archspec.layers.registry import register
@@ -30,7 +30,7 @@ class _Pooling2D(Layer):
         )
         if min(out) <= 0:
             raise ShapeError(
-                f"pool {self.pool_size[0]}x{self.pool_size[1]} with padding 'valid' does not fit input {fmt_shape(shape)}"
+                f"pool {self.pool_size[0]}x{self.pool_size[1]} with padding 'valid' does not fit its input"
             )
         return image(out, channels, data_format)
 

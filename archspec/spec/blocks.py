@@ -222,6 +222,8 @@ class BlockExpander:
         if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
             self._problem(path + ("repeat",), f"repeat: expected a positive integer, got {shorten(repeat)}", context)
             return None
+        if not inputs:
+            return None  # what feeds it already failed, and was reported
         if len(inputs) != 1:
             self._problem(path + ("inputs",), "a block takes exactly one input ($input)", context)
             return None

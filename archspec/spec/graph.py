@@ -130,8 +130,9 @@ def resolve(spec_file: SpecFile, source: Source, default_name: str) -> Spec:
 
     # layer configs
     layers: dict[str, Layer] = {}
+    reported: set[tuple] = set()
     for entry in seen.values():
-        layer = _validate_layer(entry, source, problems)
+        layer = _validate_layer(entry, source, problems, reported)
         if layer is not None:
             layers[entry.name] = layer
 
@@ -189,7 +190,8 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     return list(dict.fromkeys(problems))
 
 
-def _validate_layer(entry: Entry, source: Source, problems: list[Problem]) -> Layer | None:
+def _validate_layer(entry: Entry, source: Source, problems: list[Problem], reported: set[tuple]) -> Layer | None:
+    """The entry's layer config, or None after adding its problems (once per place in the file)."""
     type_name = entry.data.get("type")
     if not isinstance(type_name, str):
         problems.append(problem_at(source, entry.path + ("type",), f"{entry.context}type: expected a layer type name"))
@@ -204,8 +206,11 @@ def _validate_layer(entry: Entry, source: Source, problems: list[Problem]) -> La
     try:
         return cls.model_validate({**data, "name": entry.name.rsplit("/", 1)[-1]}).model_copy(update={"name": entry.name})
     except ValidationError as exc:
-        context = f"{entry.context}{cls.type_name} '{entry.name}': "
-        problems.extend(validation_problems(exc, data, source, entry.path, cls, context=context))
+        for problem in validation_problems(exc, data, source, entry.path, cls):
+            if (problem.location, problem.message) not in reported:  # a block's mistake reads once, not per use
+                reported.add((problem.location, problem.message))
+                context = f"{entry.context}{cls.type_name} '{entry.name}': "
+                problems.append(Problem(context + problem.message, problem.location))
         return None
 
 

@@ -35,7 +35,16 @@ def load_source(source: Source, default_name: str) -> Spec:
     try:
         spec_file = SpecFile.model_validate(source.data)
     except ValidationError as exc:
-        raise ArchspecError(validation_problems(exc, source.data, source, (), SpecFile)) from None
+        problems = validation_problems(exc, source.data, source, (), SpecFile)
+        # report the layers' own problems too, when the top level is usable without the bad keys
+        bad_keys = {err["loc"][0] for err in exc.errors() if err["loc"] and err["type"] == "extra_forbidden"}
+        if bad_keys and all(err["type"] == "extra_forbidden" for err in exc.errors()):
+            cleaned = {k: v for k, v in source.data.items() if k not in bad_keys}
+            try:
+                resolve(SpecFile.model_validate(cleaned), source, default_name)
+            except ArchspecError as more:
+                problems += more.problems
+        raise ArchspecError(problems) from None
     return resolve(spec_file, source, default_name)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable
 
 from pydantic import BaseModel, ValidationError
@@ -52,6 +53,9 @@ def validation_problems(
                 is_key = False
             else:
                 got = f" (got {shorten(error['input'])})" if path and error["type"] != "value_error" else ""
+                if error["type"] == "literal_error" and isinstance(error["input"], str):
+                    choices = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
+                    got += suggest(error["input"], choices)
                 message = f"{key}: {msg}{got}" if key else msg
                 is_key = False
         if (key, message) in seen:  # unions repeat one mistake once per member

@@ -19,6 +19,7 @@ from archspec.errors import ArchspecError, Location, Problem
 MAX_FILE_BYTES = 5_000_000
 MAX_VALUES = 200_000  # scalars + containers after alias expansion
 
+_SEQ_TAG, _MAP_TAG = "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
 PathKey = tuple  # tuple[str | int, ...]
 
 
@@ -90,7 +91,9 @@ class _Builder:
             try:
                 return self.constructor.construct_object(node, deep=True)
             except yaml.constructor.ConstructorError as exc:
-                raise ArchspecError(f"invalid YAML value: {exc.problem}", self._loc(node)) from None
+                raise ArchspecError(f"invalid YAML: {exc.problem}", self._loc(node)) from None
+        if node.tag not in (_SEQ_TAG, _MAP_TAG):
+            raise ArchspecError(f"invalid YAML: unsupported tag {node.tag}", self._loc(node))
         if id(node) in self.active:
             raise ArchspecError("recursive YAML alias", self._loc(node))
         self.active.add(id(node))
