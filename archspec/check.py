@@ -66,7 +66,8 @@ class CheckReport:
 
     @property
     def passed(self) -> bool:
-        return bool(self.pairs) and all(p["passed"] for p in self.pairs)
+        layers_agree = self.first_divergent_layer is None
+        return bool(self.pairs) and all(p["passed"] for p in self.pairs) and layers_agree
 
     @property
     def max_abs_diff(self) -> float:

@@ -116,7 +116,8 @@ class Conv2D(ArchspecLayer):
                 self.padding = (top, left)
             else:
                 self.pad = (left, right, top, bottom)
-        self.act = activation_fn(cfg.activation, 1)
+        # Keras's softmax is over the last axis of the spec's layout: channels (dim 1 here) or width
+        self.act = activation_fn(cfg.activation, 1 if data_format == "channels_last" else -1)
 
     def forward(self, x):
         if self.pad is not None:
