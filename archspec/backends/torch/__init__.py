@@ -54,6 +54,17 @@ class ArchspecModel(nn.Module):
             rank[node.name] = len(node.output_shape)
             internal[node.name] = channels_last and want == "image" and rank[node.name] == 3
         self._internal = internal
+        # free each intermediate tensor after its last use: keeping them all alive defeats the
+        # allocator's reuse of memory and costs ~10% on CPU
+        last_use: dict[str, int] = {}
+        for index, (_, _, steps) in enumerate(self._plan):
+            for ref, _ in steps:
+                last_use[ref] = index
+        keep = set(spec.outputs)
+        self._release: list[list[str]] = [[] for _ in self._plan]
+        for ref, index in last_use.items():
+            if ref not in keep:
+                self._release[index].append(ref)
         self._outputs = [(o, _TO_NHWC if internal[o] else None) for o in spec.outputs]
         self._input_names = [i.name for i in spec.inputs]
 
@@ -62,9 +73,12 @@ class ArchspecModel(nn.Module):
             raise TypeError(f"{self.spec.name} takes {len(self._input_names)} input(s) "
                             f"({', '.join(self._input_names)}), got {len(inputs)}")
         values = dict(zip(self._input_names, inputs))
-        for name, layer, steps in self._plan:
+        for (name, layer, steps), release in zip(self._plan, self._release):
             args = [values[ref] if p is None else values[ref].permute(p) for ref, p in steps]
+            for ref in release:
+                del values[ref]
             values[name] = layer(*args)
+            del args
         outs = tuple(values[o] if p is None else values[o].permute(p).contiguous() for o, p in self._outputs)
         return outs[0] if len(outs) == 1 else outs
 
