@@ -122,3 +122,66 @@ def test_keras_applications_layer_by_layer(name):
     # same layers; keras.applications orders a block's shortcut branch differently, so compare as multisets
     assert sorted(map(str, mine)) == sorted(map(str, theirs))
     assert len(mine) == len(theirs)
+
+
+ODD_SIZES = """
+name: odd_sizes
+input_shape: [13, 11, 3]
+layers:
+  - {type: Conv2D, filters: 8, kernel_size: 3, strides: 2, padding: same}
+  - {type: MaxPooling2D, pool_size: 3, strides: 2, padding: same}
+  - {type: Conv2D, filters: 6, kernel_size: [4, 2], strides: [2, 3], padding: same}
+  - {type: AveragePooling2D, pool_size: 2, padding: same}
+  - {type: ZeroPadding2D, padding: [[1, 0], [2, 3]]}
+  - {type: Conv2D, filters: 5, kernel_size: 2, padding: valid}
+  - {type: BatchNormalization}
+  - {type: Flatten}
+  - {type: Dense, units: 4}
+"""
+
+TWO_IN_TWO_OUT = """
+name: two_in_two_out
+inputs:
+  - {name: image, shape: [15, 15, 2]}
+  - {name: meta, shape: [5]}
+layers:
+  - {type: Conv2D, filters: 4, kernel_size: 3, strides: 2, padding: same, inputs: image}
+  - {type: GlobalMaxPooling2D, name: pooled}
+  - {type: Dense, units: 4, inputs: meta, name: meta_dense}
+  - {type: Concatenate, inputs: [pooled, meta_dense], name: joined}
+  - {type: Dense, units: 3, activation: softmax, name: label}
+  - {type: Dense, units: 1, activation: sigmoid, inputs: joined, name: score}
+outputs: [label, score]
+"""
+
+
+@needs_keras
+@pytest.mark.parametrize("text", [ODD_SIZES, TWO_IN_TWO_OUT], ids=["odd_sizes", "two_in_two_out"])
+def test_specs_written_by_others_match_keras(text):
+    spec = archspec.loads(text)
+    model = archspec.build(spec, "keras")
+    assert archspec_layer_table(spec) == keras_layer_table(model)
+    assert model.count_params() == spec.total_params
+
+
+BROKEN_FOR_KERAS_TOO = [
+    ("input_shape: [4, 4, 1]\nlayers:\n  - {type: Conv2D, filters: 2, kernel_size: 5}\n",
+     lambda k: k.Sequential([k.Input((4, 4, 1)), k.layers.Conv2D(2, 5)])),
+    ("input_shape: [3, 3, 1]\nlayers:\n  - {type: MaxPooling2D, pool_size: 4}\n",
+     lambda k: k.Sequential([k.Input((3, 3, 1)), k.layers.MaxPooling2D(4)])),
+    ("input_shape: [8]\nlayers:\n  - {type: Conv2D, filters: 2, kernel_size: 1}\n",
+     lambda k: k.Sequential([k.Input((8,)), k.layers.Conv2D(2, 1)])),
+    ("input_shape: [6]\nlayers:\n  - {type: Reshape, target_shape: [4, -1]}\n",
+     lambda k: k.Sequential([k.Input((6,)), k.layers.Reshape((4, -1))])),
+]
+
+
+@needs_keras
+@pytest.mark.parametrize("text, keras_builder", BROKEN_FOR_KERAS_TOO)
+def test_broken_specs_are_refused_like_keras_refuses_them(text, keras_builder):
+    import keras
+
+    with pytest.raises(archspec.ArchspecError):
+        archspec.loads(text)
+    with pytest.raises(Exception):
+        keras_builder(keras)
