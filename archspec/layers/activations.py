@@ -5,7 +5,7 @@ Backends implement each canonical name; aliases are resolved here so they never 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator
 
@@ -25,7 +25,9 @@ def _canonical(value: Any) -> Any:
     return _ALIASES.get(value, value)
 
 
-Activation = Annotated[ActivationName, BeforeValidator(_canonical)]
+Activation = Annotated[
+    ActivationName, BeforeValidator(_canonical, json_schema_input_type=Union[ActivationName, Literal["swish"], None])
+]
 """An activation name; `swish` reads as `silu`, null as `linear`."""
 
 # Keras 3 defaults of the parametrised activations, used by both backends.

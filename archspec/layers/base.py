@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -51,7 +51,7 @@ def _int_pair(value: Any) -> Any:
 
 IntPair = Annotated[
     tuple[Annotated[int, Field(strict=True, ge=1)], Annotated[int, Field(strict=True, ge=1)]],
-    BeforeValidator(_int_pair),
+    BeforeValidator(_int_pair, json_schema_input_type=Union[int, Annotated[list[int], Field(min_length=1, max_length=2)]]),
 ]
 """An int or a pair of ints, like Keras's kernel_size, strides and pool_size."""
 
@@ -60,7 +60,7 @@ def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-Padding = Annotated[Literal["valid", "same"], BeforeValidator(_lower)]
+Padding = Annotated[Literal["valid", "same"], BeforeValidator(_lower, json_schema_input_type=Literal["valid", "same", "VALID", "SAME"])]
 
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$"  # no "/" (scopes) and no "." (torch module paths)
 LayerName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=200)]

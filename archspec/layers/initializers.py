@@ -7,7 +7,7 @@ stddev 0.05), which Keras 3 spells RandomUniform() and RandomNormal().
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator
 
@@ -27,7 +27,10 @@ def _canonical(value: Any) -> Any:
     return _ALIASES.get(value, value)
 
 
-Initializer = Annotated[InitializerName, BeforeValidator(_canonical)]
+Initializer = Annotated[
+    InitializerName,
+    BeforeValidator(_canonical, json_schema_input_type=Union[InitializerName, Literal[tuple(_ALIASES)]]),
+]
 
 
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:

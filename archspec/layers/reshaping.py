@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 
 from pydantic import BeforeValidator, Field, field_validator
 
@@ -63,7 +63,7 @@ PaddingPairs = Annotated[
         tuple[Annotated[int, Field(ge=0, strict=True)], Annotated[int, Field(ge=0, strict=True)]],
         tuple[Annotated[int, Field(ge=0, strict=True)], Annotated[int, Field(ge=0, strict=True)]],
     ],
-    BeforeValidator(_padding_pairs),
+    BeforeValidator(_padding_pairs, json_schema_input_type=Union[int, list[int], list[list[int]]]),
 ]
 
 
