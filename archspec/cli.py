@@ -264,5 +264,151 @@ def _print_report(report) -> None:
     out.print(f"{verdict}: max |diff| {report.max_abs_diff:.3g} across {', '.join(report.paths)}", highlight=False)
 
 
+# ---------------------------------------------------------------- training
+
+DEFAULT_SPEC = Path("specs/vgg7.yaml")
+
+
+@command()
+def train(
+    spec_path: Optional[Path] = typer.Argument(None, metavar="[SPEC]", help="Spec file (default: specs/vgg7.yaml)."),
+    backend: Backend = typer.Option(Backend.torch, "--backend", "-b", help="torch or keras."),
+    data: Optional[str] = typer.Option(None, "--data", "-d", help="Data set name or path; overrides the spec."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", "-e", min=1, help="Overrides training.epochs."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Overrides training.batch_size."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Default: runs/<spec>-<backend>-<time>/"),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue a run that was stopped."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=8, help="Use only this many training samples."),
+    base_weights: Optional[Path] = typer.Option(None, "--base-weights", help="Transfer learning: the base's run."),
+) -> None:
+    """Train a spec through Keras or PyTorch; writes a run directory (weights, history, metrics, curves)."""
+    from archspec.train.run import train as run_training
+
+    if spec_path is None and resume is None:
+        spec_path = DEFAULT_SPEC
+    progress = _TrainingProgress()
+    try:
+        with progress:
+            directory, metrics = run_training(
+                spec_path, backend.value, data=data, epochs=epochs, batch_size=batch_size, run_dir=run_dir,
+                resume=resume, limit=limit, base_weights=base_weights, on_event=progress.event,
+            )
+    except KeyboardInterrupt:
+        err.print(f"[yellow]interrupted[/]: the best weights so far are in {progress.run_dir or 'the run directory'}; "
+                  "continue with --resume")
+        raise typer.Exit(130) from None
+    _print_metrics(directory, metrics)
+
+
+class _TrainingProgress:
+    """A live rich progress bar: loss and metrics per batch, a line per epoch."""
+
+    def __init__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TextColumn("{task.fields[logs]}"), console=out, transient=True)
+        self.task = None
+        self.run_dir = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    @staticmethod
+    def _fmt(logs: dict) -> str:
+        return "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k not in ("epoch", "seconds", "learning_rate"))
+
+    def event(self, kind: str, info: dict) -> None:
+        if kind == "epoch_start":
+            if self.task is not None:
+                self.progress.remove_task(self.task)
+            self.task = self.progress.add_task("train", total=info["steps"], epoch=f"{info['epoch']}/{info['epochs']}",
+                                               logs="")
+        elif kind == "batch" and self.task is not None:
+            self.progress.update(self.task, completed=info["step"], logs=self._fmt(info["logs"]))
+        elif kind == "epoch_end":
+            logs = info["logs"]
+            mark = " [green]*best[/]" if info["best"] else ""
+            self.progress.console.print(f"epoch {info['epoch']:>3}/{info['epochs']}  {self._fmt(logs)}  "
+                                        f"({logs['seconds']:.1f}s){mark}", highlight=False)
+
+
+def _print_metrics(directory: Path, metrics: dict) -> None:
+    tests = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("test_") and isinstance(v, float))
+    best = f" (best epoch {metrics['best_epoch']} of {metrics['epochs']})" if metrics.get("best_epoch") else ""
+    out.print(f"[bold]{tests}[/] on {metrics.get('test_samples')} held-out samples{best}", highlight=False)
+    out.print(f"run: {directory}", highlight=False)
+
+
+@command()
+def evaluate(
+    run: Path = typer.Argument(Path("runs/latest"), help="Run directory."),
+    data: Optional[str] = typer.Option(None, "--data", "-d", help="Evaluate on other data."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Default: the run's best weights."),
+) -> None:
+    """Re-evaluate a run's best weights on its test split."""
+    from archspec.train.evaluate import evaluate_run
+
+    metrics = evaluate_run(run, data=data, weights=weights)
+    _print_metrics(run, metrics)
+
+
+@command("plot-history")
+def plot_history(
+    run: Path = typer.Argument(Path("runs/latest"), help="Run directory."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Default: RUN/curves.png"),
+) -> None:
+    """Loss/val_loss and accuracy/val_accuracy per epoch, as a PNG."""
+    from archspec.train.evaluate import read_history
+    from archspec.train.loop import resolve_run
+    from archspec.train.pictures import plot_history as draw
+
+    directory = resolve_run(run)
+    target = output or directory / "curves.png"
+    draw(read_history(directory), target, title=directory.name)
+    out.print(f"wrote {target}", highlight=False)
+
+
+inspect_app = typer.Typer(help="Look inside a trained run: weights and feature maps.", no_args_is_help=True)
+app.add_typer(inspect_app, name="inspect")
+
+
+@command("weights", typer_app=inspect_app)
+def inspect_weights(
+    run: Path = typer.Argument(Path("runs/latest"), help="Run directory."),
+    layer: str = typer.Option(..., "--layer", "-l", help="Layer name."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Default: RUN/weights-<layer>.png"),
+) -> None:
+    """Histogram of a layer's weights, and its kernels as a grid."""
+    from archspec.train.evaluate import layer_weights
+    from archspec.train.pictures import plot_weights
+
+    directory, values = layer_weights(run, layer)
+    target = output or directory / f"weights-{layer.replace('/', '_')}.png"
+    plot_weights(layer, values, target)
+    out.print(f"wrote {target}", highlight=False)
+
+
+@command("features", typer_app=inspect_app)
+def inspect_features(
+    run: Path = typer.Argument(Path("runs/latest"), help="Run directory."),
+    layer: str = typer.Option(..., "--layer", "-l", help="Layer name (an image-shaped output)."),
+    image: Path = typer.Option(..., "--image", "-i", help="Image file (PNG/JPEG), .npy sample."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Default: RUN/features-<layer>.png"),
+) -> None:
+    """The feature maps one layer computes for an image."""
+    from archspec.train.evaluate import feature_maps
+    from archspec.train.pictures import plot_features
+
+    directory, maps, sample = feature_maps(run, layer, image)
+    target = output or directory / f"features-{layer.replace('/', '_')}.png"
+    plot_features(layer, maps, sample, target)
+    out.print(f"wrote {target}", highlight=False)
+
+
 if __name__ == "__main__":
     app()

@@ -62,7 +62,8 @@ def _lower(value: Any) -> Any:
 
 Padding = Annotated[Literal["valid", "same"], BeforeValidator(_lower, json_schema_input_type=Literal["valid", "same", "VALID", "SAME"])]
 
-NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$"  # no "/" (scopes) and no "." (torch module paths)
+# "/" only between parts (block scopes, resolved specs); no "." (torch module paths)
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_\-]*(/[A-Za-z0-9_][A-Za-z0-9_\-]*)*$"
 LayerName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=200)]
 
 

@@ -127,7 +127,7 @@ class BlockExpander:
             elif not isinstance(name, str) or not re.match(NAME_PATTERN, name):
                 self._problem(
                     path + ("name",),
-                    f"name: {shorten(name)} is not a valid layer name (letters, digits, _ and -)",
+                    f"name: {shorten(name)} is not a valid layer name (letters, digits, _ and -; / only between parts)",
                     context,
                 )
                 continue

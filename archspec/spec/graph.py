@@ -63,8 +63,9 @@ class Spec:
     nodes: list[Node]  # topological order
     outputs: list[str]
     classes: list[str] | None = None
-    training: dict[str, Any] | None = None
+    training: Any = None  # archspec.train.config.Training
     path: str | None = None
+    base_weights: str | None = None  # transfer learning: trained weights of the base layers
     source_text: str | None = None
     _by_name: dict[str, Node] = field(default_factory=dict, repr=False)
 
@@ -106,14 +107,19 @@ def resolve(spec_file: SpecFile, source: Source, default_name: str) -> Spec:
     problems: list[Problem] = []
     input_defs: list[InputDef] = spec_file.input_defs()
     inputs = [Input(d.name, tuple(d.shape)) for d in input_defs]
+    base_entries, base_layers, base_weights = [], {}, None
+    if spec_file.base is not None:
+        base_inputs, base_entries, base_layers, base_weights = _base(spec_file, source)
+        inputs = inputs or base_inputs
     input_names = {i.name for i in inputs}
     if len(input_names) != len(inputs):
         problems.append(problem_at(source, ("inputs",), "input names must be unique"))
 
-    expander = BlockExpander(source, spec_file.blocks, inputs[0].name)
+    first = spec_file.base.up_to if spec_file.base is not None else inputs[0].name
+    expander = BlockExpander(source, spec_file.blocks, first)
     expander.expand(spec_file.layers)
     problems += expander.problems
-    entries = expander.entries
+    entries = base_entries + expander.entries
 
     # names: unique across inputs and layers
     seen: dict[str, Entry] = {}
@@ -132,7 +138,7 @@ def resolve(spec_file: SpecFile, source: Source, default_name: str) -> Spec:
     layers: dict[str, Layer] = {}
     reported: set[tuple] = set()
     for entry in seen.values():
-        layer = _validate_layer(entry, source, problems, reported)
+        layer = base_layers.get(entry.name) or _validate_layer(entry, source, problems, reported)
         if layer is not None:
             layers[entry.name] = layer
 
@@ -167,6 +173,15 @@ def resolve(spec_file: SpecFile, source: Source, default_name: str) -> Spec:
         wiring[entry.name] = refs
 
     outputs = _outputs(spec_file, source, entries, resolve_ref, known, problems)
+    if spec_file.training is not None:
+        training = spec_file.training
+        for key, mapping in (("loss", training.loss), ("loss_weights", training.loss_weights),
+                             ("targets", training.targets)):
+            for name in mapping if isinstance(mapping, dict) else ():
+                if name not in outputs:
+                    problems.append(problem_at(source, ("training", key, name),
+                                               f"training.{key}: '{name}' is not an output{suggest(name, outputs)}",
+                                               key=True))
     if problems:
         raise ArchspecError(_dedupe(problems))
 
@@ -183,7 +198,46 @@ def resolve(spec_file: SpecFile, source: Source, default_name: str) -> Spec:
         classes=spec_file.classes,
         training=spec_file.training,
         path=source.file,
+        base_weights=base_weights,
     )
+
+
+def _base(spec_file: SpecFile, source: Source):
+    """The base spec's layers up to `up_to`, as entries of this spec (transfer learning)."""
+    from pathlib import Path
+
+    from archspec.spec.load import load
+
+    base = spec_file.base
+    here = Path(source.file).parent
+    path = here / base.spec
+    try:
+        base_spec = load(path)
+    except ArchspecError as exc:
+        raise ArchspecError([problem_at(source, ("base", "spec"), f"base spec {base.spec}: {p}") for p in exc.problems])
+    names = {n.name for n in base_spec.nodes}
+    if base.up_to not in names:
+        raise ArchspecError([problem_at(source, ("base", "up_to"),
+                                        f"base spec {base_spec.name} has no layer '{base.up_to}'{suggest(base.up_to, names)}")])
+    keep, stack = set(), [base.up_to]
+    while stack:
+        name = stack.pop()
+        if name in keep or name not in names:
+            continue
+        keep.add(name)
+        stack.extend(base_spec.node(name).inputs)
+    entries, layers = [], {}
+    for node in base_spec.nodes:
+        if node.name in keep:
+            entries.append(Entry(node.name, {}, list(node.inputs), ("base",), f"from base spec {base_spec.name}: "))
+            layers[node.name] = node.layer.model_copy(update={"trainable": node.trainable and base.trainable})
+    used = {ref for node in base_spec.nodes if node.name in keep for ref in node.inputs}
+    inputs = [i for i in base_spec.inputs if i.name in used]
+    weights = None
+    if base.weights is not None:  # checked when training starts: a summary needs no weights
+        candidate = Path(base.weights)
+        weights = str(here / candidate if (here / candidate).exists() else candidate)
+    return inputs, entries, layers, weights
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

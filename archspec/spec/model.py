@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from archspec.layers.base import DataFormat
+from archspec.train.config import Training
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -40,6 +41,17 @@ class BlockDef(BaseModel):
     layers: list[dict[str, Any]] = Field(..., min_length=1)
 
 
+class BaseDef(BaseModel):
+    """Transfer learning: reuse another spec's layers (with trained weights) as this spec's start."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spec: str = Field(..., description="Path of the base spec, relative to this file.")
+    up_to: str = Field(..., description="Last base layer to keep (its output feeds this spec's first layer).")
+    weights: str | None = Field(None, description="Trained weights: a run directory or a .safetensors file.")
+    trainable: bool = Field(False, description="false freezes the base layers.")
+
+
 class SpecFile(BaseModel):
     """One spec file, before block expansion and graph resolution."""
 
@@ -55,7 +67,8 @@ class SpecFile(BaseModel):
     outputs: list[str] | None = Field(None, min_length=1, description="Layer names. Default: the last layer.")
     classes: list[str] | None = Field(None, min_length=1, description="Class names of the (first) output.")
     blocks: dict[str, BlockDef] = Field(default_factory=dict)
-    training: dict[str, Any] | None = None
+    training: Training | None = Field(None, description="How `archspec train` trains the model.")
+    base: BaseDef | None = Field(None, description="Transfer learning: another spec's layers up to a named layer.")
 
     @model_validator(mode="before")
     @classmethod
@@ -66,7 +79,7 @@ class SpecFile(BaseModel):
 
     @model_validator(mode="after")
     def _one_way_to_give_inputs(self):
-        if self.inputs is None and self.input_shape is None:
+        if self.inputs is None and self.input_shape is None and self.base is None:
             raise ValueError("a spec needs 'inputs' (or the shorthand 'input_shape')")
         if self.inputs is not None and self.input_shape is not None:
             raise ValueError("give either 'inputs' or 'input_shape', not both")
@@ -75,4 +88,6 @@ class SpecFile(BaseModel):
         return self
 
     def input_defs(self) -> list[InputDef]:
+        if self.inputs is None and self.input_shape is None:
+            return []  # a transfer-learning spec takes its base's inputs
         return self.inputs if self.inputs is not None else [InputDef(name="input", shape=self.input_shape)]

@@ -54,6 +54,10 @@ class ArchspecModel(nn.Module):
             rank[node.name] = len(node.output_shape)
             internal[node.name] = channels_last and want == "image" and rank[node.name] == 3
         self._internal = internal
+        self._logit_outputs = {
+            o for o in spec.outputs
+            if spec.node(o).layer.activation_name in ("softmax", "sigmoid") and hasattr(self.layers[o], "pre_activation")
+        }
         # free each intermediate tensor after its last use: keeping them all alive defeats the
         # allocator's reuse of memory and costs ~10% on CPU
         last_use: dict[str, int] = {}
@@ -81,6 +85,32 @@ class ArchspecModel(nn.Module):
             del args
         outs = tuple(values[o] if p is None else values[o].permute(p).contiguous() for o, p in self._outputs)
         return outs[0] if len(outs) == 1 else outs
+
+    def forward_train(self, *inputs: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """(output, logits) per output; logits where the output ends in softmax or sigmoid.
+
+        Keras computes cross-entropy from those logits (stable), and so does archspec.
+        """
+        values = dict(zip(self._input_names, inputs))
+        logits: dict[str, torch.Tensor] = {}
+        for (name, layer, steps), release in zip(self._plan, self._release):
+            args = [values[ref] if p is None else values[ref].permute(p) for ref, p in steps]
+            for ref in release:
+                del values[ref]
+            if name in self._logit_outputs:
+                logits[name] = layer.pre_activation(*args)
+                values[name] = layer.act(logits[name])
+            else:
+                values[name] = layer(*args)
+            del args
+        result = []
+        for name, permute in self._outputs:
+            out, logit = values[name], logits.get(name)
+            if permute is not None:
+                out = out.permute(permute)
+                logit = logit.permute(permute) if logit is not None else None
+            result.append((out, logit))
+        return result
 
     def forward_all(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every layer's output, in the spec's layout (for layer-by-layer checks)."""

@@ -119,10 +119,13 @@ class Conv2D(ArchspecLayer):
         # Keras's softmax is over the last axis of the spec's layout: channels (dim 1 here) or width
         self.act = activation_fn(cfg.activation, 1 if data_format == "channels_last" else -1)
 
-    def forward(self, x):
+    def pre_activation(self, x):
         if self.pad is not None:
             x = F.pad(x, self.pad)
-        return self.act(F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups))
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def forward(self, x):
+        return self.act(self.pre_activation(x))
 
     def neutral(self):
         out = {"kernel": _np(self.weight.permute(2, 3, 1, 0))}
@@ -146,6 +149,9 @@ class Dense(ArchspecLayer):
         self.weight = nn.Parameter(init_tensor(cfg.kernel_initializer, (fan_in, cfg.units)).t().contiguous())
         self.bias = nn.Parameter(init_tensor(cfg.bias_initializer, (cfg.units,))) if cfg.use_bias else None
         self.act = activation_fn(cfg.activation, -1)
+
+    def pre_activation(self, x):
+        return F.linear(x, self.weight, self.bias)
 
     def forward(self, x):
         return self.act(F.linear(x, self.weight, self.bias))
@@ -247,6 +253,9 @@ class Activation(ArchspecLayer):
         if cfg.activation == "softmax":
             self.layout = "spec"  # over the spec's last axis
         self.act = activation_fn(cfg.activation, -1)
+
+    def pre_activation(self, x):
+        return x
 
     def forward(self, x):
         return self.act(x)

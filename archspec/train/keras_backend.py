@@ -1,0 +1,126 @@
+"""Training in Keras: compile() with the spec's optimizer, losses and metrics, fit() one epoch at a time.
+
+Batches come from archspec (same order and augmentation as the PyTorch backend) through a
+PyDataset; Keras does the rest exactly as a hand-written `model.fit` would.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from archspec.backends.keras import build_model, get_weights, predict, set_weights
+from archspec.spec import Spec
+from archspec.train.config import SGD, Adam, AdamW, RMSprop, Training
+from archspec.train.objectives import OutputPlan
+from archspec.weights import Weights
+
+
+def keras_optimizer(config) -> keras.optimizers.Optimizer:
+    if isinstance(config, AdamW):
+        return keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay, beta_1=config.beta_1,
+                                      beta_2=config.beta_2, epsilon=config.epsilon)
+    if isinstance(config, Adam):
+        return keras.optimizers.Adam(config.learning_rate, config.beta_1, config.beta_2, config.epsilon)
+    if isinstance(config, SGD):
+        return keras.optimizers.SGD(config.learning_rate, momentum=config.momentum, nesterov=config.nesterov)
+    if isinstance(config, RMSprop):
+        return keras.optimizers.RMSprop(config.learning_rate, rho=config.rho, epsilon=config.epsilon)
+    raise TypeError(config)
+
+
+class _Batches(keras.utils.PyDataset):
+    def __init__(self, batches: list, names: list[str]):
+        super().__init__()
+        self.batches, self.names = batches, names
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index):
+        xs, ys = self.batches[index]
+        x = xs[0] if len(xs) == 1 else tuple(xs)
+        y = ys[0] if len(ys) == 1 else {name: value for name, value in zip(self.names, ys)}
+        return x, y
+
+
+class _Progress(keras.callbacks.Callback):
+    def __init__(self, on_batch):
+        super().__init__()
+        self.on_batch = on_batch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch(batch, {k: float(v) for k, v in (logs or {}).items()})
+
+
+class KerasTrainer:
+    name = "keras"
+
+    def __init__(self, spec: Spec, training: Training, plans: list[OutputPlan], weights: Weights):
+        keras.utils.set_random_seed(training.seed)
+        self.spec, self.plans = spec, plans
+        self.model = build_model(spec, weights)
+        multi = len(plans) > 1
+        from archspec.backends.keras import keras_name
+
+        names = [keras_name(p.name) for p in plans]
+        self.names = names
+        losses = {n: p.loss for n, p in zip(names, plans)}
+        metrics = {n: list(p.metrics) for n, p in zip(names, plans)}
+        self.model.compile(
+            optimizer=keras_optimizer(training.optimizer),
+            loss=losses if multi else plans[0].loss,
+            loss_weights={n: p.weight for n, p in zip(names, plans)} if multi else None,
+            metrics=metrics if multi else plans[0].metrics,
+        )
+
+    def train_epoch(self, batches, on_batch) -> dict[str, float]:
+        batches = list(batches)
+        history = self.model.fit(_Batches(batches, self.names), epochs=1, verbose=0, shuffle=False,
+                                 callbacks=[_Progress(on_batch)])
+        logs = {k: float(v[-1]) for k, v in history.history.items()}
+        return self._canonical(logs)
+
+    def _canonical(self, logs: dict[str, float]) -> dict[str, float]:
+        """Keras's log names -> archspec's (spec names, not Keras's '.'-for-'/' names)."""
+        from archspec.backends.keras import spec_name
+
+        return {spec_name(k): v for k, v in logs.items() if k != "learning_rate"}
+
+    def train_batch(self, xs: list[np.ndarray], ys: list[np.ndarray]) -> dict[str, float]:
+        y = ys[0] if len(ys) == 1 else {n: v for n, v in zip(self.names, ys)}
+        logs = self.model.train_on_batch(xs[0] if len(xs) == 1 else xs, y, return_dict=True)
+        return self._canonical({k: float(v) for k, v in logs.items()})
+
+    def predict(self, xs: list[np.ndarray], batch_size: int) -> list[np.ndarray]:
+        chunks = [predict(self.model, [x[i: i + batch_size] for x in xs]) for i in range(0, len(xs[0]), batch_size)]
+        return [np.concatenate([c[k] for c in chunks]) for k in range(len(self.spec.outputs))]
+
+    def get_weights(self) -> Weights:
+        return get_weights(self.model, self.spec)
+
+    def set_weights(self, weights: Weights) -> None:
+        set_weights(self.model, self.spec, weights)
+
+    @property
+    def learning_rate(self) -> float:
+        return float(self.model.optimizer.learning_rate.numpy())
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self.model.optimizer.learning_rate.assign(value)
+
+    def save_optimizer(self, path: Path) -> None:
+        arrays = {f"v{i}": np.asarray(v.numpy()) for i, v in enumerate(self.model.optimizer.variables)}
+        with open(path, "wb") as handle:
+            np.savez(handle, **arrays)
+
+    def load_optimizer(self, path: Path) -> None:
+        optimizer = self.model.optimizer
+        if not optimizer.built:
+            optimizer.build(self.model.trainable_variables)
+        with np.load(path) as data:
+            for i, variable in enumerate(optimizer.variables):
+                variable.assign(data[f"v{i}"])

@@ -1,0 +1,309 @@
+"""The training loop, framework-free: batches, augmentation, callbacks, the run directory.
+
+A backend trainer (torch or keras) only trains an epoch on the batches it is given and
+predicts; everything a user sees (order of samples, augmentation, early stopping, best
+checkpoint, learning-rate schedule, files) is decided here, the same for both.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from archspec import __version__
+from archspec.data import Data, Split, load_data
+from archspec.errors import ArchspecError, CheckFailed
+from archspec.fileio import atomic_path, atomic_write_text
+from archspec.spec import Spec
+from archspec.train.augment import augment_batch
+from archspec.train.config import Training
+from archspec.train.objectives import OutputPlan, evaluate_outputs, make_targets, plan_outputs
+from archspec.weights import Weights, init_weights, read_weights, write_weights
+
+RUNS = Path("runs")
+
+
+@dataclass
+class RunState:
+    """What `--resume` needs, written after every epoch."""
+
+    epoch: int = 0  # epochs completed
+    best: float | None = None
+    best_epoch: int | None = None
+    wait_stop: int = 0
+    wait_lr: int = 0
+    plateau_best: float | None = None
+    stop_best: float | None = None
+    learning_rate: float | None = None
+    stopped_early: bool = False
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def load_trainer(backend: str):
+    if backend == "torch":
+        from archspec.train.torch_backend import TorchTrainer
+
+        return TorchTrainer
+    if backend == "keras":
+        from archspec.train.keras_backend import KerasTrainer
+
+        return KerasTrainer
+    raise ArchspecError(f"unknown backend '{backend}'; choose keras or torch")
+
+
+def training_config(spec: Spec, overrides: dict[str, Any] | None = None) -> Training:
+    data = spec.training.model_dump() if spec.training is not None else {}
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return Training.model_validate(data)
+
+
+def remap_labels(data: Data, keep: list[int]) -> Data:
+    mapping = {label: i for i, label in enumerate(keep)}
+
+    def subset(split: Split | None) -> Split | None:
+        if split is None:
+            return None
+        mask = np.isin(split.labels, keep)
+        taken = split.take(np.flatnonzero(mask))
+        taken.labels = np.vectorize(mapping.get)(taken.labels).astype(np.int64)
+        return taken
+
+    classes = [data.classes[k] for k in keep] if data.classes and max(keep) < len(data.classes) else None
+    return Data(data.name, subset(data.train), subset(data.test), subset(data.val), classes, data.standardize)
+
+
+def prepare_data(spec: Spec, training: Training, data_source: str | None, limit: int | None = None) -> Data:
+    source = data_source or training.data
+    if source is None:
+        raise ArchspecError(f"{spec.name} names no training data: add training.data to the spec or pass --data")
+    data = load_data(source, spec, test_split=training.test_split, validation_split=training.validation_split,
+                     standardize=training.standardize, seed=training.seed, limit=limit)
+    if training.keep_labels:
+        data = remap_labels(data, training.keep_labels)
+    if spec.classes:
+        data.classes = spec.classes
+    return data
+
+
+def new_run_dir(spec: Spec, backend: str, root: Path = RUNS) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = root / f"{spec.name}-{backend}-{stamp}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = root / f"{spec.name}-{backend}-{stamp}-{n}"
+    path.mkdir(parents=True)
+    return path
+
+
+def point_latest(run_dir: Path) -> None:
+    """runs/latest -> this run (a symlink, replaced atomically)."""
+    latest = run_dir.parent / "latest"
+    tmp = run_dir.parent / f".latest.{run_dir.name}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run_dir.name)
+    tmp.replace(latest)
+
+
+def resolve_run(run: str | Path) -> Path:
+    path = Path(run)
+    if path.is_dir() and (path / "spec.yaml").is_file():
+        return path.resolve()
+    raise ArchspecError(f"{run}: not a run directory (expected a folder with spec.yaml, e.g. runs/latest)")
+
+
+class Trainer:
+    def __init__(
+        self,
+        spec: Spec,
+        backend: str,
+        training: Training,
+        data: Data,
+        run_dir: Path,
+        *,
+        initial_weights: Weights | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ):
+        self.spec, self.training, self.data, self.run_dir = spec, training, data, run_dir
+        self.plans: list[OutputPlan] = plan_outputs(spec, training)
+        weights = initial_weights if initial_weights is not None else init_weights(spec, training.seed)
+        self.backend = load_trainer(backend)(spec, training, self.plans, weights)
+        self.backend_name = backend
+        self.on_event = on_event or (lambda kind, info: None)
+        self.state = RunState(learning_rate=training.optimizer.learning_rate)
+        self.targets = {
+            "train": make_targets(self.plans, data.train.labels),
+            "val": make_targets(self.plans, data.val.labels) if data.val else None,
+            "test": make_targets(self.plans, data.test.labels),
+        }
+
+    # ------------------------------------------------------------------ files
+
+    def write_spec(self) -> None:
+        from archspec.spec.resolved import resolved_yaml
+
+        atomic_write_text(self.run_dir / "spec.yaml", resolved_yaml(self.spec, self.training))
+        info = {"archspec_version": __version__, "backend": self.backend_name, "spec": self.spec.name,
+                "data": self.data.name, "classes": self.data.classes, "standardize": self.data.standardize,
+                "training": self.training.model_dump(mode="json")}
+        atomic_write_text(self.run_dir / "run.json", json.dumps(info, indent=2))
+
+    def _save_epoch(self) -> None:
+        write_weights(self.backend.get_weights(), self.run_dir / "last.safetensors", self.spec,
+                      {"epoch": str(self.state.epoch), "backend": self.backend_name})
+        suffix = ".pt" if self.backend_name == "torch" else ".npz"
+        with atomic_path(self.run_dir / f"optimizer{suffix}", suffix=suffix) as tmp:
+            self.backend.save_optimizer(tmp)
+        self._write_history()
+        state = {k: v for k, v in self.state.__dict__.items()}
+        atomic_write_text(self.run_dir / "state.json", json.dumps(state, indent=2))
+
+    def _write_history(self) -> None:
+        rows = self.state.history
+        keys = ["epoch"] + sorted({k for row in rows for k in row} - {"epoch"})
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.run_dir / "history.csv", buffer.getvalue())
+
+    def resume(self) -> None:
+        state_file = self.run_dir / "state.json"
+        if not state_file.is_file():
+            raise ArchspecError(f"{self.run_dir}: nothing to resume (no state.json)")
+        self.state = RunState(**json.loads(state_file.read_text()))
+        self.backend.set_weights(read_weights(self.run_dir / "last.safetensors", self.spec))
+        suffix = ".pt" if self.backend_name == "torch" else ".npz"
+        optimizer_file = self.run_dir / f"optimizer{suffix}"
+        if optimizer_file.is_file():
+            self.backend.load_optimizer(optimizer_file)
+        if self.state.learning_rate is not None:
+            self.backend.learning_rate = self.state.learning_rate
+
+    # ------------------------------------------------------------------ training
+
+    def _batches(self, epoch: int):
+        train = self.data.train
+        n = len(train)
+        rng = np.random.default_rng([self.training.seed, epoch])
+        order = rng.permutation(n) if self.training.shuffle else np.arange(n)
+        size = self.training.batch_size
+        augmentation = self.training.augmentation
+        channels_first = self.spec.data_format == "channels_first"
+        for start in range(0, n, size):
+            index = order[start: start + size]
+            xs = [x[index] for x in train.x]
+            if augmentation is not None and augmentation.active and xs[0].ndim == 4:
+                xs[0] = augment_batch(xs[0], augmentation, rng, channels_first).astype(np.float32)
+            yield xs, [t[index] for t in self.targets["train"]]
+
+    def evaluate(self, split: str) -> dict[str, float]:
+        data = {"val": self.data.val, "test": self.data.test, "train": self.data.train}[split]
+        outputs = self.backend.predict(data.x, max(self.training.batch_size, 256))
+        return evaluate_outputs(self.plans, self.targets[split], outputs)
+
+    def _monitor(self, logs: dict[str, float], name: str, mode: str) -> tuple[float, bool] | None:
+        if name not in logs:
+            fallback = name.removeprefix("val_")
+            if fallback not in logs:
+                return None
+            name = fallback
+        value = logs[name]
+        higher_better = mode == "max" or (mode == "auto" and ("acc" in name))
+        return (-value if higher_better else value), higher_better
+
+    def fit(self, epochs: int | None = None) -> RunState:
+        epochs = epochs or self.training.epochs
+        callbacks = self.training.callbacks
+        steps = math.ceil(len(self.data.train) / self.training.batch_size)
+        for epoch in range(self.state.epoch, epochs):
+            if self.state.stopped_early:
+                break
+            self.on_event("epoch_start", {"epoch": epoch + 1, "epochs": epochs, "steps": steps})
+            started = time.perf_counter()
+
+            def on_batch(index: int, logs: dict[str, float]) -> None:
+                if not math.isfinite(logs.get("loss", 0.0)):
+                    raise CheckFailed(
+                        f"the loss became {logs['loss']} in epoch {epoch + 1}, batch {index + 1}; training stopped "
+                        f"(the best weights so far are kept). Try a lower learning rate."
+                    )
+                self.on_event("batch", {"epoch": epoch + 1, "step": index + 1, "steps": steps, "logs": logs})
+
+            logs = self.backend.train_epoch(self._batches(epoch), on_batch)
+            if not math.isfinite(logs.get("loss", 0.0)):
+                raise CheckFailed(f"the loss became {logs['loss']} in epoch {epoch + 1}; training stopped")
+            if self.data.val is not None:
+                logs.update({f"val_{k}": v for k, v in self.evaluate("val").items()})
+            logs["learning_rate"] = self.backend.learning_rate
+            logs["epoch"] = epoch + 1
+            logs["seconds"] = round(time.perf_counter() - started, 3)
+            self.state.history.append(logs)
+            self.state.epoch = epoch + 1
+            self._callbacks(logs, callbacks)
+            self._save_epoch()
+            self.on_event("epoch_end", {"epoch": epoch + 1, "epochs": epochs, "logs": logs,
+                                         "best": self.state.best_epoch == epoch + 1})
+        return self.state
+
+    def _callbacks(self, logs, callbacks) -> None:
+        state = self.state
+        checkpoint = self._monitor(logs, callbacks.checkpoint.monitor, callbacks.checkpoint.mode)
+        score = checkpoint[0] if checkpoint else -state.epoch
+        if state.best is None or score < state.best:
+            state.best, state.best_epoch = score, state.epoch
+            write_weights(self.backend.get_weights(), self.run_dir / "weights.safetensors", self.spec,
+                          {"epoch": str(state.epoch), "backend": self.backend_name})
+        stop = callbacks.early_stopping
+        if stop is not None:
+            monitored = self._monitor(logs, stop.monitor, stop.mode)
+            if monitored is not None:
+                value = monitored[0]
+                if state.stop_best is None or value < state.stop_best - stop.min_delta:
+                    state.stop_best = value
+                    state.wait_stop = 0
+                else:
+                    state.wait_stop += 1
+                    if state.wait_stop > stop.patience:
+                        state.stopped_early = True
+                        if stop.restore_best_weights:
+                            self.backend.set_weights(read_weights(self.run_dir / "weights.safetensors", self.spec))
+        plateau = callbacks.reduce_lr_on_plateau
+        if plateau is not None:
+            monitored = self._monitor(logs, plateau.monitor, plateau.mode)
+            if monitored is not None:
+                value = monitored[0]
+                if state.plateau_best is None or value < state.plateau_best - plateau.min_delta:
+                    state.plateau_best, state.wait_lr = value, 0
+                else:
+                    state.wait_lr += 1
+                    if state.wait_lr >= plateau.patience:
+                        new_lr = max(self.backend.learning_rate * plateau.factor, plateau.min_lr)
+                        self.backend.learning_rate = new_lr
+                        state.wait_lr = 0
+        state.learning_rate = self.backend.learning_rate
+
+    def finish(self) -> dict[str, Any]:
+        """Evaluate the best weights on the test split; write metrics.json and curves.png."""
+        best = self.run_dir / "weights.safetensors"
+        if best.is_file():
+            self.backend.set_weights(read_weights(best, self.spec))
+        results = self.evaluate("test")
+        metrics = {f"test_{k}": v for k, v in results.items()}
+        metrics.update({"epochs": self.state.epoch, "best_epoch": self.state.best_epoch,
+                        "stopped_early": self.state.stopped_early, "backend": self.backend_name,
+                        "test_samples": len(self.data.test)})
+        atomic_write_text(self.run_dir / "metrics.json", json.dumps(metrics, indent=2))
+        from archspec.train.pictures import plot_history
+
+        plot_history(self.state.history, self.run_dir / "curves.png", title=f"{self.spec.name} ({self.backend_name})")
+        return metrics

@@ -1,0 +1,112 @@
+"""Training through either backend from the spec's `training` section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from archspec.errors import ArchspecError
+from archspec.spec import Spec, load
+from archspec.train.config import Training
+from archspec.weights import init_weights, read_weights
+
+
+def initial_weights(spec: Spec, training: Training):
+    """Seeded weights, with a transfer-learning base's trained weights where the spec has one."""
+    weights = init_weights(spec, training.seed)
+    if spec.base_weights is not None:
+        from pathlib import Path
+
+        path = Path(spec.base_weights)
+        path = path / "weights.safetensors" if path.is_dir() else path
+        if not path.is_file():
+            raise ArchspecError(f"base weights not found: {spec.base_weights} (a run directory or a .safetensors "
+                                "file); train the base spec first, or pass --base-weights")
+        trained = read_weights(path)
+        for key in weights:
+            if key in trained:
+                if trained[key].shape != weights[key].shape:
+                    raise ArchspecError(f"{spec.base_weights}: '{key}' has shape {list(trained[key].shape)}, "
+                                        f"the spec needs {list(weights[key].shape)}")
+                weights[key] = trained[key]
+    return weights
+
+
+def train(
+    spec_path: str | Path,
+    backend: str = "torch",
+    *,
+    data: str | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    run_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+    limit: int | None = None,
+    base_weights: str | Path | None = None,
+    on_event: Callable[[str, dict[str, Any]], None] | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Train a spec; returns the run directory and its test metrics."""
+    from archspec.train.loop import Trainer, new_run_dir, point_latest, prepare_data, resolve_run, training_config
+
+    if resume is not None:
+        run = resolve_run(resume)
+        spec = load(run / "spec.yaml")
+        import json
+
+        info = json.loads((run / "run.json").read_text())
+        backend = info["backend"]
+        training = Training.model_validate(info["training"])
+        if epochs:
+            training = training.model_copy(update={"epochs": epochs})
+        data_source = data or info.get("data_source") or training.data
+    else:
+        spec = load(spec_path)
+        if base_weights is not None:
+            spec.base_weights = str(base_weights)
+        training = training_config(spec, {"epochs": epochs, "batch_size": batch_size})
+        data_source = data or _relative_to_spec(training.data, spec)
+    prepared = prepare_data(spec, training, data_source, limit)
+    if resume is not None:
+        directory = run
+    elif run_dir is not None:
+        directory = Path(run_dir)
+        if directory.exists() and any(directory.iterdir()):
+            raise ArchspecError(f"{directory} already holds files; choose a new --run-dir or --resume it")
+        directory.mkdir(parents=True, exist_ok=True)
+    else:
+        directory = new_run_dir(spec, backend)
+    trainer = Trainer(spec, backend, training, prepared, directory, initial_weights=initial_weights(spec, training),
+                      on_event=on_event)
+    if resume is not None:
+        trainer.resume()
+    else:
+        trainer.write_spec()
+        _record_source(directory, data_source or training.data)
+    if directory.parent.name == "runs" or run_dir is None:
+        point_latest(directory)
+    try:
+        trainer.fit()
+    except KeyboardInterrupt:
+        if on_event:
+            on_event("interrupted", {"run_dir": str(directory)})
+        raise
+    metrics = trainer.finish()
+    return directory, metrics
+
+
+def _relative_to_spec(source: str | None, spec: Spec) -> str | None:
+    """A data path in a spec is relative to the spec's own folder (if it exists there)."""
+    if source is None or spec.path is None:
+        return source
+    candidate = Path(spec.path).parent / source
+    return str(candidate.resolve()) if candidate.exists() else source
+
+
+def _record_source(directory: Path, source: str | None) -> None:
+    import json
+
+    from archspec.fileio import atomic_write_text
+
+    info = json.loads((directory / "run.json").read_text())
+    info["data_source"] = source
+    atomic_write_text(directory / "run.json", json.dumps(info, indent=2))

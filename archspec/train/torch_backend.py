@@ -1,0 +1,165 @@
+"""Training steps in PyTorch with Keras's optimizers, losses and batch-norm updates."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from archspec.backends.torch import ArchspecModel, build_model, predict
+from archspec.spec import Spec
+from archspec.train.config import SGD, Adam, AdamW, RMSprop, Training
+from archspec.train.objectives import EPSILON, OutputPlan
+from archspec.weights import Weights
+
+
+class KerasOptimizer(torch.optim.Optimizer):
+    """Keras 3's update rules, step for step (Adam's epsilon outside the bias correction, ...)."""
+
+    def __init__(self, params, config):
+        super().__init__(params, {"lr": config.learning_rate})
+        self.config = config
+        self.iterations = 0
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        self.iterations += 1
+        c, t = self.config, self.iterations
+        for group in self.param_groups:
+            lr = group["lr"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g, state = p.grad, self.state[p]
+                if isinstance(c, (Adam, AdamW)):
+                    if isinstance(c, AdamW) and c.weight_decay:
+                        p.sub_(p * (c.weight_decay * lr))
+                    m = state.setdefault("m", torch.zeros_like(p))
+                    v = state.setdefault("v", torch.zeros_like(p))
+                    alpha = lr * math.sqrt(1 - c.beta_2 ** t) / (1 - c.beta_1 ** t)
+                    m.add_((g - m) * (1 - c.beta_1))
+                    v.add_((g * g - v) * (1 - c.beta_2))
+                    p.sub_((m * alpha) / (v.sqrt() + c.epsilon))
+                elif isinstance(c, SGD):
+                    if c.momentum:
+                        m = state.setdefault("m", torch.zeros_like(p))
+                        m.mul_(c.momentum).sub_(g * lr)
+                        p.add_(m * c.momentum - g * lr if c.nesterov else m)
+                    else:
+                        p.sub_(g * lr)
+                elif isinstance(c, RMSprop):
+                    v = state.setdefault("v", torch.zeros_like(p))
+                    v.mul_(c.rho).add_(g * g * (1 - c.rho))
+                    p.sub_(g * lr / (v + c.epsilon).sqrt())
+
+    def state_dict(self):
+        state = super().state_dict()
+        state["iterations"] = self.iterations
+        return state
+
+    def load_state_dict(self, state_dict):
+        self.iterations = state_dict.pop("iterations", 0)
+        super().load_state_dict(state_dict)
+
+
+def output_loss(plan: OutputPlan, y: torch.Tensor, p: torch.Tensor, logits: torch.Tensor | None) -> torch.Tensor:
+    if plan.loss == "sparse_categorical_crossentropy":
+        if logits is not None:
+            return F.cross_entropy(logits, y)
+        p = torch.clamp(p / p.sum(-1, keepdim=True), EPSILON, 1 - EPSILON)
+        return -torch.log(p.gather(-1, y[:, None])).mean()
+    if plan.loss == "categorical_crossentropy":
+        if logits is not None:
+            return -(y * F.log_softmax(logits, -1)).sum(-1).mean()
+        p = torch.clamp(p / p.sum(-1, keepdim=True), EPSILON, 1 - EPSILON)
+        return -(y * torch.log(p)).sum(-1).mean()
+    if plan.loss == "binary_crossentropy":
+        if logits is not None:
+            return F.binary_cross_entropy_with_logits(logits, y)
+        p = torch.clamp(p, EPSILON, 1 - EPSILON)
+        return -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
+    if plan.loss == "mse":
+        return ((p - y) ** 2).mean()
+    return (p - y).abs().mean()
+
+
+def _accuracy(plan: OutputPlan, y: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    if plan.loss == "sparse_categorical_crossentropy":
+        return (p.argmax(-1) == y).float().mean()
+    if plan.loss == "categorical_crossentropy":
+        return (p.argmax(-1) == y.argmax(-1)).float().mean()
+    return ((p > 0.5) == (y > 0.5)).float().mean()
+
+
+class TorchTrainer:
+    name = "torch"
+
+    def __init__(self, spec: Spec, training: Training, plans: list[OutputPlan], weights: Weights):
+        torch.manual_seed(training.seed)
+        self.spec, self.plans = spec, plans
+        self.model: ArchspecModel = build_model(spec, weights)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = KerasOptimizer(params, training.optimizer)
+        self.multi = len(plans) > 1
+
+    def train_epoch(self, batches, on_batch) -> dict[str, float]:
+        """Train on (xs, ys) batches; logs are sample-weighted running means, like Keras's fit."""
+        sums: dict[str, float] = {}
+        seen = 0
+        for index, (xs, ys) in enumerate(batches):
+            logs = self.train_batch(xs, ys)
+            n = len(xs[0])
+            seen += n
+            for key, value in logs.items():
+                sums[key] = sums.get(key, 0.0) + value * n
+            running = {k: v / seen for k, v in sums.items()}
+            on_batch(index, running)
+        return {k: v / seen for k, v in sums.items()}
+
+    def train_batch(self, xs: list[np.ndarray], ys: list[np.ndarray]) -> dict[str, float]:
+        self.model.train()
+        outputs = self.model.forward_train(*[torch.from_numpy(x) for x in xs])
+        total, logs = 0.0, {}
+        for plan, y, (p, logits) in zip(self.plans, ys, outputs):
+            yt = torch.from_numpy(y)
+            loss = output_loss(plan, yt, p, logits)
+            total = total + plan.weight * loss
+            if self.multi:
+                logs[f"{plan.name}_loss"] = loss
+            for metric in plan.metrics:
+                with torch.no_grad():
+                    value = _accuracy(plan, yt, p) if metric == "accuracy" else (
+                        ((p - yt) ** 2).mean() if metric == "mse" else (p - yt).abs().mean())
+                logs[plan.key(metric, self.multi)] = value
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        return {"loss": float(total.detach()), **{k: float(v) for k, v in logs.items()}}
+
+    def predict(self, xs: list[np.ndarray], batch_size: int) -> list[np.ndarray]:
+        chunks = [predict(self.model, [x[i: i + batch_size] for x in xs]) for i in range(0, len(xs[0]), batch_size)]
+        return [np.concatenate([c[k] for c in chunks]) for k in range(len(self.spec.outputs))]
+
+    def get_weights(self) -> Weights:
+        return self.model.get_neutral_weights()
+
+    def set_weights(self, weights: Weights) -> None:
+        self.model.set_neutral_weights(weights)
+
+    @property
+    def learning_rate(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = value
+
+    def save_optimizer(self, path: Path) -> None:
+        torch.save(self.optimizer.state_dict(), path)
+
+    def load_optimizer(self, path: Path) -> None:
+        self.optimizer.load_state_dict(torch.load(path, weights_only=True))
