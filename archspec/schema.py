@@ -52,6 +52,10 @@ def spec_schema() -> dict[str, Any]:
     entry_schema = {"anyOf": entries}
     schema["properties"]["layers"]["items"] = entry_schema
     defs["BlockDef"]["properties"]["layers"]["items"] = entry_schema
+    # shorthands the validators accept: `optimizer: adam`
+    training = defs["Training"]["properties"]
+    training["optimizer"] = {"anyOf": [training["optimizer"], {"enum": ["adam", "adamw", "sgd", "rmsprop"]}],
+                             "description": "An optimizer name, or a mapping with its type and parameters."}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "archspec spec"
     schema["description"] = f"An archspec architecture spec (format 1, archspec {__version__})."

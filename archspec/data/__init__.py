@@ -107,6 +107,23 @@ def check_labels(labels: np.ndarray, classes: int | None, where: str) -> None:
         )
 
 
+def _keep(raw: RawData, keep: list[int]) -> RawData:
+    """Only the samples of these labels, renumbered 0..k-1 in the given order."""
+    lookup = np.full(int(max(keep)) + 1, -1)
+    lookup[keep] = np.arange(len(keep))
+
+    def select(x, y):
+        mask = np.isin(y, keep)
+        return x[mask], lookup[y[mask]].astype(np.int64)
+
+    x, y = select(raw.x, raw.y)
+    classes = [raw.classes[k] for k in keep] if raw.classes else None
+    kept = RawData(raw.name, x, y, classes, raw.scale, notes=raw.notes)
+    if raw.x_test is not None:
+        kept.x_test, kept.y_test = select(raw.x_test, raw.y_test)
+    return kept
+
+
 def load_data(
     source: str | Path,
     spec: Spec,
@@ -116,11 +133,14 @@ def load_data(
     standardize: bool = False,
     seed: int = 0,
     limit: int | None = None,
+    keep_labels: list[int] | None = None,
 ) -> Data:
     if len(spec.inputs) != 1:
         raise ArchspecError(f"{spec.name} has {len(spec.inputs)} inputs; training data sets feed one input")
     raw = read_source(source, spec)
     where = f"data '{source}'"
+    if keep_labels:
+        raw = _keep(raw, keep_labels)
     x = fit_input(raw.x, spec, where)
     scale = raw.scale
     rng = np.random.default_rng(seed)

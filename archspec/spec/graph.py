@@ -65,6 +65,7 @@ class Spec:
     classes: list[str] | None = None
     training: Any = None  # archspec.train.config.Training
     path: str | None = None
+    base: str | None = None  # transfer learning: the base spec's file
     base_weights: str | None = None  # transfer learning: trained weights of the base layers
     source_text: str | None = None
     _by_name: dict[str, Node] = field(default_factory=dict, repr=False)
@@ -198,6 +199,7 @@ def resolve(spec_file: SpecFile, source: Source, default_name: str) -> Spec:
         classes=spec_file.classes,
         training=spec_file.training,
         path=source.file,
+        base=spec_file.base.spec if spec_file.base is not None else None,
         base_weights=base_weights,
     )
 

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from archspec import __version__
-from archspec.data import Data, Split, load_data
+from archspec.data import Data, load_data
 from archspec.errors import ArchspecError, CheckFailed
 from archspec.fileio import atomic_path, atomic_write_text
 from archspec.spec import Spec
@@ -66,29 +66,13 @@ def training_config(spec: Spec, overrides: dict[str, Any] | None = None) -> Trai
     return Training.model_validate(data)
 
 
-def remap_labels(data: Data, keep: list[int]) -> Data:
-    mapping = {label: i for i, label in enumerate(keep)}
-
-    def subset(split: Split | None) -> Split | None:
-        if split is None:
-            return None
-        mask = np.isin(split.labels, keep)
-        taken = split.take(np.flatnonzero(mask))
-        taken.labels = np.vectorize(mapping.get)(taken.labels).astype(np.int64)
-        return taken
-
-    classes = [data.classes[k] for k in keep] if data.classes and max(keep) < len(data.classes) else None
-    return Data(data.name, subset(data.train), subset(data.test), subset(data.val), classes, data.standardize)
-
-
 def prepare_data(spec: Spec, training: Training, data_source: str | None, limit: int | None = None) -> Data:
     source = data_source or training.data
     if source is None:
         raise ArchspecError(f"{spec.name} names no training data: add training.data to the spec or pass --data")
     data = load_data(source, spec, test_split=training.test_split, validation_split=training.validation_split,
-                     standardize=training.standardize, seed=training.seed, limit=limit)
-    if training.keep_labels:
-        data = remap_labels(data, training.keep_labels)
+                     standardize=training.standardize, seed=training.seed, limit=limit,
+                     keep_labels=training.keep_labels)
     if spec.classes:
         data.classes = spec.classes
     return data

@@ -14,6 +14,9 @@ from archspec.weights import init_weights, read_weights
 def initial_weights(spec: Spec, training: Training):
     """Seeded weights, with a transfer-learning base's trained weights where the spec has one."""
     weights = init_weights(spec, training.seed)
+    if spec.base is not None and spec.base_weights is None:
+        raise ArchspecError(f"{spec.name} starts from the layers of {spec.base}: give their trained weights with "
+                            "--base-weights RUN (or base.weights in the spec)")
     if spec.base_weights is not None:
         from pathlib import Path
 

@@ -332,7 +332,12 @@ class BatchNormalization(ArchspecLayer):
                 m = self.cfg.momentum
                 self.running_mean.mul_(m).add_(mean.detach(), alpha=1 - m)
                 self.running_var.mul_(m).add_(var.detach(), alpha=1 - m)
-            y = F.batch_norm(x, mean, var, self.weight, self.bias, False, 0.0, self.cfg.epsilon)
+            view = [1, -1] + [1] * (x.dim() - 2)
+            y = (x - mean.view(view)) * torch.rsqrt(var.view(view) + self.cfg.epsilon)
+            if self.weight is not None:
+                y = y * self.weight.view(view)
+            if self.bias is not None:
+                y = y + self.bias.view(view)
         else:
             y = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0,
                              self.cfg.epsilon)
