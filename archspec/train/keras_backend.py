@@ -31,28 +31,41 @@ def keras_optimizer(config) -> keras.optimizers.Optimizer:
     raise TypeError(config)
 
 
-class _Batches(keras.utils.PyDataset):
-    def __init__(self, batches: list, names: list[str]):
+class _EpochBatches(keras.utils.PyDataset):
+    """archspec's batches (its order and augmentation) for a single fit() over all epochs."""
+
+    def __init__(self, hooks, names: list[str], first_epoch: int, epochs: int):
         super().__init__()
-        self.batches, self.names = batches, names
+        self.hooks, self.names, self.first_epoch, self.epochs = hooks, names, first_epoch, epochs
 
     def __len__(self) -> int:
-        return len(self.batches)
+        # every remaining epoch in one sequence: item i belongs to its epoch whatever Keras prefetches
+        return self.hooks.steps * (self.epochs - self.first_epoch)
 
     def __getitem__(self, index):
-        xs, ys = self.batches[index]
+        epoch, step = divmod(index, self.hooks.steps)
+        xs, ys = self.hooks.batch_of(self.first_epoch + epoch, step)
         x = xs[0] if len(xs) == 1 else tuple(xs)
         y = ys[0] if len(ys) == 1 else {name: value for name, value in zip(self.names, ys)}
         return x, y
 
 
-class _Progress(keras.callbacks.Callback):
-    def __init__(self, on_batch):
+class _Bridge(keras.callbacks.Callback):
+    """Keras's epoch and batch events -> archspec's hooks (progress, validation, callbacks, files)."""
+
+    def __init__(self, hooks, canonical):
         super().__init__()
-        self.on_batch = on_batch
+        self.hooks, self.canonical = hooks, canonical
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.hooks.start(epoch)
 
     def on_train_batch_end(self, batch, logs=None):
-        self.on_batch(batch, {k: float(v) for k, v in (logs or {}).items()})
+        self.hooks.after_batch(batch, self.canonical({k: float(v) for k, v in (logs or {}).items()}))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.hooks.end(self.canonical({k: float(v) for k, v in (logs or {}).items()})):
+            self.model.stop_training = True
 
 
 class KerasTrainer:
@@ -76,18 +89,18 @@ class KerasTrainer:
             metrics=metrics if multi else plans[0].metrics,
         )
 
-    def train_epoch(self, batches, on_batch) -> dict[str, float]:
-        batches = list(batches)
-        history = self.model.fit(_Batches(batches, self.names), epochs=1, verbose=0, shuffle=False,
-                                 callbacks=[_Progress(on_batch)])
-        logs = {k: float(v[-1]) for k, v in history.history.items()}
-        return self._canonical(logs)
+    def run(self, hooks, first_epoch: int, epochs: int) -> None:
+        # one fit() for all epochs: a fit() per epoch would pay Keras's set-up cost every epoch
+        batches = _EpochBatches(hooks, self.names, first_epoch, epochs)
+        self.model.fit(batches, initial_epoch=first_epoch, epochs=epochs, steps_per_epoch=hooks.steps, verbose=0,
+                       shuffle=False, callbacks=[_Bridge(hooks, self._canonical)])
 
     def _canonical(self, logs: dict[str, float]) -> dict[str, float]:
         """Keras's log names -> archspec's (spec names, not Keras's '.'-for-'/' names)."""
         from archspec.backends.keras import spec_name
 
-        return {spec_name(k): v for k, v in logs.items() if k != "learning_rate"}
+        logs = {spec_name(k): v for k, v in logs.items() if k != "learning_rate"}
+        return dict(sorted(logs.items(), key=lambda item: (item[0] != "loss", not item[0].endswith("loss"))))
 
     def train_batch(self, xs: list[np.ndarray], ys: list[np.ndarray]) -> dict[str, float]:
         y = ys[0] if len(ys) == 1 else {n: v for n, v in zip(self.names, ys)}

@@ -105,6 +105,47 @@ def resolve_run(run: str | Path) -> Path:
     raise ArchspecError(f"{run}: not a run directory (expected a folder with spec.yaml, e.g. runs/latest)")
 
 
+class EpochHooks:
+    """What a backend's training loop calls: batches, progress, and the end of each epoch."""
+
+    def __init__(self, trainer: "Trainer", epochs: int):
+        self.trainer, self.epochs = trainer, epochs
+        self.steps = trainer.steps()
+        self._order: np.ndarray | None = None
+        self._epoch = -1
+        self._started = 0.0
+        self._epoch_cached, self._order_cached = -1, None
+
+    def start(self, epoch: int) -> None:
+        self._epoch, self._order, self._started = epoch, self.trainer._order(epoch), time.perf_counter()
+        self.trainer.on_event("epoch_start", {"epoch": epoch + 1, "epochs": self.epochs, "steps": self.steps})
+
+    def batch(self, index: int):
+        return self.trainer.batch(self._epoch, index, self._order)
+
+    def batch_of(self, epoch: int, index: int):
+        """Batch `index` of any epoch (for a backend that reads ahead across epochs)."""
+        if epoch != self._epoch_cached:
+            self._epoch_cached, self._order_cached = epoch, self.trainer._order(epoch)
+        return self.trainer.batch(epoch, index, self._order_cached)
+
+    def batches(self):
+        for index in range(self.steps):
+            yield self.batch(index)
+
+    def after_batch(self, index: int, logs: dict[str, float]) -> None:
+        if not math.isfinite(logs.get("loss", 0.0)):
+            raise CheckFailed(
+                f"the loss became {logs['loss']} in epoch {self._epoch + 1}, batch {index + 1}; training stopped "
+                "(the best weights so far are kept). Try a lower learning rate."
+            )
+        self.trainer.on_event("batch", {"epoch": self._epoch + 1, "step": index + 1, "steps": self.steps,
+                                        "logs": logs})
+
+    def end(self, logs: dict[str, float]) -> bool:
+        return self.trainer.end_epoch(self._epoch, self.epochs, dict(logs), time.perf_counter() - self._started)
+
+
 class Trainer:
     def __init__(
         self,
@@ -175,20 +216,24 @@ class Trainer:
 
     # ------------------------------------------------------------------ training
 
-    def _batches(self, epoch: int):
-        train = self.data.train
-        n = len(train)
-        rng = np.random.default_rng([self.training.seed, epoch])
-        order = rng.permutation(n) if self.training.shuffle else np.arange(n)
+    def _order(self, epoch: int) -> np.ndarray:
+        n = len(self.data.train)
+        return np.random.default_rng([self.training.seed, epoch]).permutation(n) if self.training.shuffle else np.arange(n)
+
+    def steps(self) -> int:
+        return math.ceil(len(self.data.train) / self.training.batch_size)
+
+    def batch(self, epoch: int, index: int, order: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Batch `index` of `epoch`: the same samples and augmentation whichever backend asks."""
         size = self.training.batch_size
+        take = order[index * size: (index + 1) * size]
+        xs = [x[take] for x in self.data.train.x]
         augmentation = self.training.augmentation
-        channels_first = self.spec.data_format == "channels_first"
-        for start in range(0, n, size):
-            index = order[start: start + size]
-            xs = [x[index] for x in train.x]
-            if augmentation is not None and augmentation.active and xs[0].ndim == 4:
-                xs[0] = augment_batch(xs[0], augmentation, rng, channels_first).astype(np.float32)
-            yield xs, [t[index] for t in self.targets["train"]]
+        if augmentation is not None and augmentation.active and xs[0].ndim == 4:
+            rng = np.random.default_rng([self.training.seed, epoch, index])
+            xs[0] = augment_batch(xs[0], augmentation, rng, self.spec.data_format == "channels_first")
+            xs[0] = xs[0].astype(np.float32)
+        return xs, [t[take] for t in self.targets["train"]]
 
     def evaluate(self, split: str) -> dict[str, float]:
         data = {"val": self.data.val, "test": self.data.test, "train": self.data.train}[split]
@@ -206,38 +251,29 @@ class Trainer:
         return (-value if higher_better else value), higher_better
 
     def fit(self, epochs: int | None = None) -> RunState:
+        """Train from the state's epoch to `epochs` (the backend drives its own loop; see EpochHooks)."""
         epochs = epochs or self.training.epochs
-        callbacks = self.training.callbacks
-        steps = math.ceil(len(self.data.train) / self.training.batch_size)
-        for epoch in range(self.state.epoch, epochs):
-            if self.state.stopped_early:
-                break
-            self.on_event("epoch_start", {"epoch": epoch + 1, "epochs": epochs, "steps": steps})
-            started = time.perf_counter()
-
-            def on_batch(index: int, logs: dict[str, float]) -> None:
-                if not math.isfinite(logs.get("loss", 0.0)):
-                    raise CheckFailed(
-                        f"the loss became {logs['loss']} in epoch {epoch + 1}, batch {index + 1}; training stopped "
-                        f"(the best weights so far are kept). Try a lower learning rate."
-                    )
-                self.on_event("batch", {"epoch": epoch + 1, "step": index + 1, "steps": steps, "logs": logs})
-
-            logs = self.backend.train_epoch(self._batches(epoch), on_batch)
-            if not math.isfinite(logs.get("loss", 0.0)):
-                raise CheckFailed(f"the loss became {logs['loss']} in epoch {epoch + 1}; training stopped")
-            if self.data.val is not None:
-                logs.update({f"val_{k}": v for k, v in self.evaluate("val").items()})
-            logs["learning_rate"] = self.backend.learning_rate
-            logs["epoch"] = epoch + 1
-            logs["seconds"] = round(time.perf_counter() - started, 3)
-            self.state.history.append(logs)
-            self.state.epoch = epoch + 1
-            self._callbacks(logs, callbacks)
-            self._save_epoch()
-            self.on_event("epoch_end", {"epoch": epoch + 1, "epochs": epochs, "logs": logs,
-                                         "best": self.state.best_epoch == epoch + 1})
+        if self.state.epoch < epochs and not self.state.stopped_early:
+            self.backend.run(EpochHooks(self, epochs), self.state.epoch, epochs)
         return self.state
+
+    def end_epoch(self, epoch: int, epochs: int, logs: dict[str, float], seconds: float) -> bool:
+        """Validation, callbacks and files after an epoch; True asks the backend to stop."""
+        if not math.isfinite(logs.get("loss", 0.0)):
+            raise CheckFailed(f"the loss became {logs['loss']} in epoch {epoch + 1}; training stopped "
+                              "(the best weights so far are kept). Try a lower learning rate.")
+        if self.data.val is not None:
+            logs.update({f"val_{k}": v for k, v in self.evaluate("val").items()})
+        logs["learning_rate"] = self.backend.learning_rate
+        logs["epoch"] = epoch + 1
+        logs["seconds"] = round(seconds, 3)
+        self.state.history.append(logs)
+        self.state.epoch = epoch + 1
+        self._callbacks(logs, self.training.callbacks)
+        self._save_epoch()
+        self.on_event("epoch_end", {"epoch": epoch + 1, "epochs": epochs, "logs": logs,
+                                     "best": self.state.best_epoch == epoch + 1})
+        return self.state.stopped_early
 
     def _callbacks(self, logs, callbacks) -> None:
         state = self.state

@@ -30,30 +30,41 @@ class KerasOptimizer(torch.optim.Optimizer):
         c, t = self.config, self.iterations
         for group in self.param_groups:
             lr = group["lr"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g, state = p.grad, self.state[p]
-                if isinstance(c, (Adam, AdamW)):
-                    if isinstance(c, AdamW) and c.weight_decay:
-                        p.sub_(p * (c.weight_decay * lr))
-                    m = state.setdefault("m", torch.zeros_like(p))
-                    v = state.setdefault("v", torch.zeros_like(p))
-                    alpha = lr * math.sqrt(1 - c.beta_2 ** t) / (1 - c.beta_1 ** t)
-                    m.add_((g - m) * (1 - c.beta_1))
-                    v.add_((g * g - v) * (1 - c.beta_2))
-                    p.sub_((m * alpha) / (v.sqrt() + c.epsilon))
-                elif isinstance(c, SGD):
-                    if c.momentum:
-                        m = state.setdefault("m", torch.zeros_like(p))
-                        m.mul_(c.momentum).sub_(g * lr)
-                        p.add_(m * c.momentum - g * lr if c.nesterov else m)
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = [p.grad for p in params]
+            if isinstance(c, (Adam, AdamW)):
+                if isinstance(c, AdamW) and c.weight_decay:
+                    torch._foreach_mul_(params, 1 - c.weight_decay * lr)
+                m = [self.state[p].setdefault("m", torch.zeros_like(p)) for p in params]
+                v = [self.state[p].setdefault("v", torch.zeros_like(p)) for p in params]
+                alpha = lr * math.sqrt(1 - c.beta_2 ** t) / (1 - c.beta_1 ** t)
+                torch._foreach_lerp_(m, grads, 1 - c.beta_1)  # m += (g - m) * (1 - beta_1)
+                torch._foreach_mul_(v, c.beta_2)
+                torch._foreach_addcmul_(v, grads, grads, 1 - c.beta_2)
+                denominator = torch._foreach_sqrt(v)
+                torch._foreach_add_(denominator, c.epsilon)
+                torch._foreach_addcdiv_(params, m, denominator, -alpha)
+            elif isinstance(c, SGD):
+                if c.momentum:
+                    m = [self.state[p].setdefault("m", torch.zeros_like(p)) for p in params]
+                    torch._foreach_mul_(m, c.momentum)
+                    torch._foreach_add_(m, grads, alpha=-lr)  # m = momentum * m - lr * g
+                    if c.nesterov:
+                        torch._foreach_add_(params, m, alpha=c.momentum)
+                        torch._foreach_add_(params, grads, alpha=-lr)
                     else:
-                        p.sub_(g * lr)
-                elif isinstance(c, RMSprop):
-                    v = state.setdefault("v", torch.zeros_like(p))
-                    v.mul_(c.rho).add_(g * g * (1 - c.rho))
-                    p.sub_(g * lr / (v + c.epsilon).sqrt())
+                        torch._foreach_add_(params, m)
+                else:
+                    torch._foreach_add_(params, grads, alpha=-lr)
+            elif isinstance(c, RMSprop):
+                v = [self.state[p].setdefault("v", torch.zeros_like(p)) for p in params]
+                torch._foreach_mul_(v, c.rho)
+                torch._foreach_addcmul_(v, grads, grads, 1 - c.rho)
+                denominator = torch._foreach_add(v, c.epsilon)
+                torch._foreach_sqrt_(denominator)
+                torch._foreach_addcdiv_(params, grads, denominator, -lr)
 
     def state_dict(self):
         state = super().state_dict()
@@ -104,6 +115,13 @@ class TorchTrainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = KerasOptimizer(params, training.optimizer)
         self.multi = len(plans) > 1
+
+    def run(self, hooks, first_epoch: int, epochs: int) -> None:
+        for epoch in range(first_epoch, epochs):
+            hooks.start(epoch)
+            logs = self.train_epoch(hooks.batches(), hooks.after_batch)
+            if hooks.end(logs):
+                break
 
     def train_epoch(self, batches, on_batch) -> dict[str, float]:
         """Train on (xs, ys) batches; logs are sample-weighted running means, like Keras's fit."""
