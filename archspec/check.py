@@ -18,6 +18,23 @@ from archspec.spec import Spec
 from archspec.weights import Weights, init_weights
 
 
+def onnx_available() -> bool:
+    return bool(importlib.util.find_spec("onnx") and importlib.util.find_spec("onnxruntime"))
+
+
+def onnx_paths(spec: Spec, weights: Weights, backends: list[str], scratch: str) -> list[Path]:
+    """onnxruntime on each backend's ONNX export."""
+    from archspec.export.onnx import export_onnx
+    from archspec.onnx import Session
+
+    paths = []
+    for backend in backends:
+        file = export_onnx(spec, weights, f"{scratch}/{backend}.onnx", backend=backend)
+        session = Session(file)
+        paths.append(Path(f"onnx:{backend}", lambda xs, s=session: s.predict(*xs)))
+    return paths
+
+
 def available_backends() -> list[str]:
     names = []
     if importlib.util.find_spec("keras") and importlib.util.find_spec("tensorflow"):
@@ -118,13 +135,24 @@ def run_check(
     seed: int = 0,
     backends: list[str] | None = None,
     extra_paths: list[Path] | None = None,
+    onnx: bool | None = None,
 ) -> CheckReport:
+    """`onnx`: also compare onnxruntime on each backend's export (default: when onnxruntime is installed)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        return _run_check(spec, weights, batch, atol, rtol, layers, seed, backends, extra_paths, onnx, scratch)
+
+
+def _run_check(spec, weights, batch, atol, rtol, layers, seed, backends, extra_paths, onnx, scratch) -> CheckReport:
     if batch < 1:
         raise ArchspecError("--batch must be at least 1")
     backends = backends if backends is not None else available_backends()
     if weights is None:
         weights = init_weights(spec, seed, randomize_statistics=True)
     paths = backend_paths(spec, weights, backends) + list(extra_paths or [])
+    if onnx if onnx is not None else onnx_available():
+        paths += onnx_paths(spec, weights, backends, scratch)
     if len(paths) < 2:
         raise ArchspecError(
             f"check needs at least two paths to compare, found {[p.name for p in paths] or 'none'}: "

@@ -222,6 +222,8 @@ def check(
     rtol: float = typer.Option(1e-5, help="Relative tolerance."),
     layers: bool = typer.Option(False, "--layers", help="Compare every layer; name the first that diverges."),
     seed: int = typer.Option(0, help="Seed of the random weights and inputs."),
+    onnx: Optional[bool] = typer.Option(None, "--onnx/--no-onnx", help="Include onnxruntime on both ONNX exports "
+                                        "(default: when onnxruntime is installed)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Build every available path from the same weights and prove they agree (exit 1 if not)."""
@@ -231,7 +233,7 @@ def check(
 
     spec = load(spec_path)
     arrays = read_weights(weights, spec) if weights is not None else None
-    report = run_check(spec, arrays, batch=batch, atol=atol, rtol=rtol, layers=layers, seed=seed)
+    report = run_check(spec, arrays, batch=batch, atol=atol, rtol=rtol, layers=layers, seed=seed, onnx=onnx)
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
     else:
@@ -349,11 +351,18 @@ def evaluate(
     run: Path = typer.Argument(Path("runs/latest"), help="Run directory."),
     data: Optional[str] = typer.Option(None, "--data", "-d", help="Evaluate on other data."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Default: the run's best weights."),
+    onnx: Optional[Path] = typer.Option(None, "--onnx", help="Evaluate this ONNX export in onnxruntime instead."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Re-evaluate a run's best weights on its test split."""
+    """Re-evaluate a run's best weights (or its ONNX export) on its test split."""
     from archspec.train.evaluate import evaluate_run
 
-    metrics = evaluate_run(run, data=data, weights=weights)
+    metrics = evaluate_run(run, data=data, weights=weights, onnx=onnx)
+    if as_json:
+        sys.stdout.write(json.dumps(metrics, indent=2) + "\n")
+        return
+    if onnx is not None:
+        out.print(f"onnxruntime on {onnx}:", highlight=False)
     _print_metrics(run, metrics)
 
 
@@ -408,6 +417,59 @@ def inspect_features(
     target = output or directory / f"features-{layer.replace('/', '_')}.png"
     plot_features(layer, maps, sample, target)
     out.print(f"wrote {target}", highlight=False)
+
+
+# ---------------------------------------------------------------- ONNX
+
+export_app = typer.Typer(help="Export a spec or a trained run.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@command("onnx", typer_app=export_app)
+def export_onnx_command(
+    source: Path = typer.Argument(Path("runs/latest"), metavar="[SPEC|RUN]", help="A spec file or a run directory."),
+    backend: Optional[Backend] = typer.Option(None, "--backend", "-b", help="Exporter: torch or keras (default: "
+                                              "the run's backend, else torch)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Neutral weights (default: the run's best)."),
+    opset: int = typer.Option(17, "--opset", help="ONNX opset (13-21)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Default: exports/<name>.onnx"),
+    simplify: bool = typer.Option(False, "--simplify", help="Simplify the graph with onnxslim."),
+) -> None:
+    """Write an ONNX file that onnxruntime runs exactly like the trained model."""
+    from archspec.export.onnx import export_onnx
+    from archspec.export.sources import export_source
+
+    spec, arrays, default_backend, extra, note = export_source(source, weights)
+    chosen = backend.value if backend else default_backend
+    target = output or Path("exports") / f"{spec.name}.onnx"
+    path = export_onnx(spec, arrays, target, backend=chosen, opset=opset, simplify=simplify, extra_metadata=extra)
+    if note:
+        err.print(f"[yellow]note:[/] {note}", highlight=False)
+    out.print(f"wrote {path} ({chosen} exporter, opset {opset}, {path.stat().st_size / 1e6:.2f} MB)", highlight=False)
+
+
+@command()
+def predict(
+    model: Path = typer.Argument(..., metavar="MODEL.onnx", help="An archspec ONNX export."),
+    inputs: List[Path] = typer.Argument(..., metavar="INPUT...", help="Images (PNG/JPEG), .npy files or CSV rows."),
+    top_k: int = typer.Option(3, "--top-k", "-k", min=1, help="Classes to show per sample."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Run an ONNX export in onnxruntime (no TensorFlow, no torch) and print its predictions."""
+    from archspec.predict import predict_files
+
+    results = predict_files(model, inputs, top_k)
+    if as_json:
+        sys.stdout.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        return
+    for item in results["predictions"]:
+        parts = []
+        for output in item["outputs"]:
+            if "top" in output:
+                parts.append(", ".join(f"{t['label']} {t['probability']:.3f}" for t in output["top"]))
+            else:
+                parts.append(f"{output['name']}: {output['values']}")
+        out.print(f"{item['input']}: " + " | ".join(parts), highlight=False)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ def test_check_passes_on_every_spec(path):
     data = json.loads(result.stdout)
     assert result.exit_code == 0, result.output
     assert data["passed"] is True and data["max_abs_diff"] <= 1e-5
-    assert data["paths"] == ["keras", "torch"]
+    assert data["paths"] == ["keras", "torch", "onnx:keras", "onnx:torch"]
 
 
 @pytest.mark.slow

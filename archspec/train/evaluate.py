@@ -21,12 +21,22 @@ def run_info(run: Path) -> tuple[Spec, dict, Training]:
     return spec, info, Training.model_validate(info["training"])
 
 
-def evaluate_run(run: str | Path, data: str | None = None, weights: str | Path | None = None) -> dict:
+def evaluate_run(run: str | Path, data: str | None = None, weights: str | Path | None = None,
+                 onnx: str | Path | None = None) -> dict:
+    """Test metrics of a run's best weights, or of an ONNX export of it run in onnxruntime."""
     from archspec.train.loop import Trainer, prepare_data
 
     directory = resolve_run(run)
     spec, info, training = run_info(directory)
     prepared = prepare_data(spec, training, data or info.get("data_source"))
+    if onnx is not None:
+        from archspec.onnx import Session
+        from archspec.train.objectives import evaluate_outputs, make_targets, plan_outputs
+
+        plans = plan_outputs(spec, training)
+        outputs = Session(onnx).predict(*prepared.test.x)
+        results = evaluate_outputs(plans, make_targets(plans, prepared.test.labels), outputs)
+        return {**{f"test_{k}": v for k, v in results.items()}, "test_samples": len(prepared.test)}
     best = read_weights(weights or directory / "weights.safetensors", spec)
     trainer = Trainer(spec, info["backend"], training, prepared, directory, initial_weights=best)
     results = trainer.evaluate("test")

@@ -1,0 +1,1 @@
+"""Exports of a trained (or seeded) spec: ONNX from either backend."""

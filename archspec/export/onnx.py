@@ -1,0 +1,149 @@
+"""ONNX export from either backend, with the spec's names, layout and metadata.
+
+torch: `torch.onnx.export` (the TorchScript exporter, which handles archspec's graph
+executor); keras: `model.export(format="onnx")` (tf2onnx). Both files get the spec's input
+and output names, a dynamic batch axis named `batch`, and metadata a consumer needs.
+Every file passes `onnx.checker` with full shape inference before it is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from archspec import __version__
+from archspec.errors import ArchspecError
+from archspec.fileio import atomic_write_bytes
+from archspec.spec import Spec
+from archspec.weights import Weights
+
+DEFAULT_OPSET = 17
+METADATA_PREFIX = "archspec."
+
+
+def spec_sha256(spec: Spec) -> str:
+    from archspec.spec.resolved import resolved_yaml
+
+    return hashlib.sha256(resolved_yaml(spec, training=None).encode("utf-8")).hexdigest()
+
+
+def metadata(spec: Spec, backend: str, opset: int, extra: dict[str, Any] | None = None) -> dict[str, str]:
+    layouts = {}
+    for spec_input in spec.inputs:
+        if len(spec_input.shape) == 3:
+            layouts[spec_input.name] = "NHWC" if spec.data_format == "channels_last" else "NCHW"
+        else:
+            layouts[spec_input.name] = "N" + "F" * len(spec_input.shape)
+    props = {
+        "archspec_version": __version__,
+        "spec_name": spec.name,
+        "spec_sha256": spec_sha256(spec),
+        "data_format": spec.data_format,
+        "input_layout": json.dumps(layouts),
+        "input_shapes": json.dumps({i.name: [None, *i.shape] for i in spec.inputs}),
+        "outputs": json.dumps(list(spec.outputs)),
+        "backend": backend,
+        "opset": str(opset),
+    }
+    if spec.classes:
+        props["classes"] = json.dumps(spec.classes, ensure_ascii=False)
+    for key, value in (extra or {}).items():
+        props[key] = value if isinstance(value, str) else json.dumps(value)
+    return props
+
+
+def _export_torch(spec: Spec, weights: Weights, opset: int, path: Path) -> None:
+    import torch
+
+    from archspec.backends.torch import build_model
+
+    model = build_model(spec, weights).eval()
+    examples = tuple(torch.zeros(2, *i.shape) for i in spec.inputs)
+    names = [i.name for i in spec.inputs]
+    dynamic = {name: {0: "batch"} for name in [*names, *spec.outputs]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, examples, str(path), input_names=names, output_names=list(spec.outputs),
+                          dynamic_axes=dynamic, opset_version=opset, dynamo=False, do_constant_folding=True)
+
+
+def _export_keras(spec: Spec, weights: Weights, opset: int, path: Path) -> None:
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from archspec.backends.keras import build_model, predict
+
+    model = build_model(spec, weights)
+    predict(model, [np.zeros((1, *i.shape), np.float32) for i in spec.inputs])  # Keras exports called models only
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf2onnx's numpy deprecation noise
+        model.export(str(path), format="onnx", verbose=False, opset_version=opset)
+
+
+def _rename_boundary(model, spec: Spec) -> None:
+    """Spec names for the graph's outputs (tf2onnx calls them Identity:0, ...) and `batch` for the batch axis."""
+    graph = model.graph
+    renames = {}
+    for output, name in zip(graph.output, spec.outputs):
+        if output.name != name:
+            renames[output.name] = name
+    for node in graph.node:
+        node.output[:] = [renames.get(n, n) for n in node.output]
+        node.input[:] = [renames.get(n, n) for n in node.input]
+    for value in [*graph.input, *graph.output]:
+        value.name = renames.get(value.name, value.name)
+        dims = value.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_param = "batch"
+
+
+def export_onnx(
+    spec: Spec,
+    weights: Weights,
+    output: str | Path,
+    *,
+    backend: str = "torch",
+    opset: int = DEFAULT_OPSET,
+    simplify: bool = False,
+    extra_metadata: dict[str, Any] | None = None,
+) -> Path:
+    import onnx
+
+    if backend not in ("torch", "keras"):
+        raise ArchspecError(f"unknown backend '{backend}'; choose torch or keras")
+    if not 13 <= opset <= 21:
+        raise ArchspecError(f"--opset {opset}: supported opsets are 13 to 21")
+    output = Path(output)
+    with tempfile.TemporaryDirectory() as scratch:
+        raw = Path(scratch) / "model.onnx"
+        (_export_torch if backend == "torch" else _export_keras)(spec, weights, opset, raw)
+        model = onnx.load(str(raw))
+    _rename_boundary(model, spec)
+    if simplify:
+        model = _simplify(model)
+    for key, value in metadata(spec, backend, opset, extra_metadata).items():
+        prop = model.metadata_props.add()
+        prop.key, prop.value = METADATA_PREFIX + key, value
+    model.producer_name, model.producer_version = "archspec", __version__
+    data = model.SerializeToString()
+    try:
+        onnx.checker.check_model(data, full_check=True)
+    except onnx.checker.ValidationError as exc:
+        raise ArchspecError(f"the exported ONNX model does not pass onnx.checker: {exc}") from None
+    output.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(output, data)
+    return output
+
+
+def _simplify(model):
+    try:
+        import onnxslim
+    except ImportError:
+        raise ArchspecError("--simplify needs onnxslim: pip install onnxslim") from None
+    return onnxslim.slim(model)
