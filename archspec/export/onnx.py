@@ -78,8 +78,13 @@ def _export_keras(spec: Spec, weights: Weights, opset: int, path: Path) -> None:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from archspec.backends.keras import build_model, predict
+    from archspec.backends.keras.layers import FOR_EXPORT
 
-    model = build_model(spec, weights)
+    token = FOR_EXPORT.set(True)
+    try:
+        model = build_model(spec, weights)
+    finally:
+        FOR_EXPORT.reset(token)
     predict(model, [np.zeros((1, *i.shape), np.float32) for i in spec.inputs])  # Keras exports called models only
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tf2onnx's numpy deprecation noise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from typing import Callable
 
 import keras
@@ -10,6 +11,18 @@ from archspec.layers import Layer
 from archspec.layers.base import DataFormat
 
 FACTORIES: dict[str, Callable[[Layer, DataFormat, str], keras.layers.Layer]] = {}
+
+# tf2onnx has no ONNX op for TensorFlow's Erfc, which Keras's exact GELU uses; for export,
+# GELU is built from Erf, the same function (to float rounding) that ONNX can express.
+FOR_EXPORT: contextvars.ContextVar[bool] = contextvars.ContextVar("for_export", default=False)
+
+
+def _gelu_erf(x):
+    return 0.5 * x * (1.0 + keras.ops.erf(x * 0.7071067811865476))
+
+
+def activation(name: str):
+    return _gelu_erf if name == "gelu" and FOR_EXPORT.get() else name
 
 
 def factory(type_name: str):
@@ -33,7 +46,7 @@ def initializer(name: str):
 def _conv2d(cfg, data_format, name):
     return keras.layers.Conv2D(
         cfg.filters, cfg.kernel_size, strides=cfg.strides, padding=cfg.padding, dilation_rate=cfg.dilation_rate,
-        groups=cfg.groups, activation=cfg.activation, use_bias=cfg.use_bias, data_format=data_format,
+        groups=cfg.groups, activation=activation(cfg.activation), use_bias=cfg.use_bias, data_format=data_format,
         kernel_initializer=initializer(cfg.kernel_initializer), bias_initializer=initializer(cfg.bias_initializer),
         name=name,
     )
@@ -42,7 +55,7 @@ def _conv2d(cfg, data_format, name):
 @factory("Dense")
 def _dense(cfg, data_format, name):
     return keras.layers.Dense(
-        cfg.units, activation=cfg.activation, use_bias=cfg.use_bias, name=name,
+        cfg.units, activation=activation(cfg.activation), use_bias=cfg.use_bias, name=name,
         kernel_initializer=initializer(cfg.kernel_initializer), bias_initializer=initializer(cfg.bias_initializer),
     )
 
@@ -80,7 +93,7 @@ def _dropout(cfg, data_format, name):
 
 @factory("Activation")
 def _activation(cfg, data_format, name):
-    return keras.layers.Activation(cfg.activation, name=name)
+    return keras.layers.Activation(activation(cfg.activation), name=name)
 
 
 @factory("BatchNormalization")

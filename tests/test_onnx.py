@@ -1,0 +1,206 @@
+"""ONNX exports from both backends, run in onnxruntime: same numbers, names, metadata, batch sizes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import archspec
+from archspec.check import sample_inputs
+from archspec.cli import app
+from archspec.export.onnx import export_onnx, spec_sha256
+from archspec.onnx import Session
+from archspec.weights import init_weights, write_weights
+from conftest import SHARED, SPECS, needs_both
+
+pytestmark = needs_both
+runner = CliRunner()
+ALL_SPECS = sorted(SPECS.glob("*.yaml"))
+
+ODD_TWO_IN_TWO_OUT = """
+name: odd_two_in_two_out
+inputs:
+  - {name: image, shape: [13, 11, 3]}
+  - {name: meta, shape: [5]}
+layers:
+  - {type: Conv2D, filters: 6, kernel_size: 3, strides: 2, padding: same, activation: relu, inputs: image}
+  - {type: MaxPooling2D, pool_size: 3, strides: 2, padding: same}
+  - {type: AveragePooling2D, pool_size: 2, padding: same}
+  - {type: BatchNormalization}
+  - {type: Flatten, name: flat}
+  - {type: Dense, units: 4, activation: gelu, inputs: meta, name: meta_dense}
+  - {type: Concatenate, inputs: [flat, meta_dense], name: joined}
+  - {type: Dense, units: 3, activation: softmax, name: label}
+  - {type: Dense, units: 1, activation: sigmoid, inputs: joined, name: score}
+outputs: [label, score]
+classes: [a, b, c]
+"""
+
+
+def native_outputs(spec, weights, xs):
+    from archspec.backends.keras import predict
+
+    return predict(archspec.build(spec, "keras", weights=weights), xs)
+
+
+@pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("backend", ["torch", "keras"])
+def test_every_spec_exports_and_runs_like_keras(tmp_path, path, backend):
+    spec = archspec.load(path)
+    weights = init_weights(spec, 1, randomize_statistics=True)
+    file = export_onnx(spec, weights, tmp_path / f"{spec.name}.onnx", backend=backend)
+    xs = sample_inputs(spec, 3, 0)
+    got = Session(file).predict(*xs)
+    for a, b in zip(got, native_outputs(spec, weights, xs)):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("backend", ["torch", "keras"])
+def test_boundary_names_layout_metadata_and_dynamic_batch(tmp_path, backend):
+    import onnx
+
+    spec = archspec.loads(ODD_TWO_IN_TWO_OUT)
+    weights = init_weights(spec, 2, randomize_statistics=True)
+    file = export_onnx(spec, weights, tmp_path / "m.onnx", backend=backend)
+    model = onnx.load(str(file))
+    onnx.checker.check_model(model, full_check=True)
+    assert [i.name for i in model.graph.input] == ["image", "meta"]
+    assert [o.name for o in model.graph.output] == ["label", "score"]
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim[1:]] == [13, 11, 3]  # NHWC
+    session = Session(file)
+    meta = session.metadata
+    assert meta["spec_name"] == "odd_two_in_two_out" and meta["backend"] == backend and meta["opset"] == "17"
+    assert meta["data_format"] == "channels_last" and json.loads(meta["input_layout"]) == {"image": "NHWC", "meta": "NF"}
+    assert meta["spec_sha256"] == spec_sha256(spec) and meta["archspec_version"] == archspec.__version__
+    assert session.classes == ["a", "b", "c"]
+    for batch in (1, 7, 64):
+        xs = sample_inputs(spec, batch, batch)
+        got = session.predict(*xs)
+        assert [g.shape for g in got] == [(batch, 3), (batch, 1)]
+        for a, b in zip(got, native_outputs(spec, weights, xs)):
+            np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["torch", "keras"])
+def test_resnet50_with_keras_weights_through_export_onnx(tmp_path, backend):
+    import keras
+
+    spec = archspec.load(SPECS / "keras_applications" / "resnet50.yaml")
+    model = archspec.build(spec, "keras")
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            g, b, m, v = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 1.5, g.shape), rng.normal(0, 0.1, b.shape),
+                               rng.normal(0, 0.1, m.shape), rng.uniform(0.5, 1.5, v.shape)])
+    archspec.save_weights(model, tmp_path / "w.safetensors")
+    out = tmp_path / "resnet50.onnx"
+    result = runner.invoke(app, ["export", "onnx", str(SPECS / "keras_applications" / "resnet50.yaml"), "-b", backend,
+                                 "-w", str(tmp_path / "w.safetensors"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    x = np.random.default_rng(1).uniform(size=(2, 224, 224, 3)).astype(np.float32)
+    np.testing.assert_allclose(Session(out).predict(x)[0], np.asarray(model(x, training=False)), atol=1e-5, rtol=0)
+
+
+def test_check_includes_both_onnx_paths():
+    result = runner.invoke(app, ["check", str(SPECS / "mnist_concat.yaml"), "--json"])
+    data = json.loads(result.stdout)
+    assert result.exit_code == 0 and data["passed"]
+    assert {(p["a"], p["b"]) for p in data["pairs"]} >= {("keras", "onnx:keras"), ("torch", "onnx:torch"),
+                                                          ("onnx:keras", "onnx:torch")}
+    assert len(data["pairs"]) == 6
+
+
+def test_export_after_train_defaults_to_runs_latest(tmp_path, monkeypatch):
+    from archspec.train.run import train
+
+    monkeypatch.chdir(tmp_path)
+    run, metrics = train(SPECS / "lego_8x8.yaml", "torch", epochs=2)
+    result = runner.invoke(app, ["export", "onnx"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "exports" / "lego_8x8.onnx").is_file()
+    evaluated = runner.invoke(app, ["evaluate", "runs/latest", "--onnx", "exports/lego_8x8.onnx", "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    ort_metrics = json.loads(evaluated.stdout)
+    assert ort_metrics["test_accuracy"] == metrics["test_accuracy"]
+    assert abs(ort_metrics["test_loss"] - metrics["test_loss"]) < 1e-5
+
+
+def test_predict_on_images_npy_and_csv(tmp_path):
+    from PIL import Image
+
+    spec = archspec.load(SPECS / "mnist_cnn.yaml")
+    file = export_onnx(spec, init_weights(spec, 0), tmp_path / "mnist_cnn.onnx")
+    Image.fromarray(np.zeros((40, 30, 3), np.uint8)).save(tmp_path / "rgb.png")  # resized and made grey
+    np.save(tmp_path / "batch.npy", np.random.default_rng(0).uniform(size=(4, 28, 28, 1)).astype(np.float32))
+    result = runner.invoke(app, ["predict", str(file), str(tmp_path / "rgb.png"), str(tmp_path / "batch.npy"),
+                                 "--top-k", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert len(data["predictions"]) == 5 and data["spec"] == "mnist_cnn"
+    top = data["predictions"][0]["outputs"][0]["top"]
+    assert len(top) == 2 and top[0]["label"] in [str(i) for i in range(10)] and top[0]["probability"] >= top[1]["probability"]
+
+    pima = archspec.load(SPECS / "pima_mlp.yaml")
+    file = export_onnx(pima, init_weights(pima, 0), tmp_path / "pima.onnx", extra_metadata={
+        "standardize": {"mean": [0.0] * 8, "std": [1.0] * 8}})
+    rows = SHARED / "data" / "pima-indians-diabetes.csv"
+    result = runner.invoke(app, ["predict", str(file), str(rows), "--json"])
+    assert result.exit_code == 0, result.output
+    predictions = json.loads(result.stdout)["predictions"]
+    assert len(predictions) == 768
+    assert predictions[0]["outputs"][0]["top"][0]["label"] in ("no diabetes", "diabetes")
+
+
+def test_predict_bad_inputs(tmp_path):
+    spec = archspec.load(SPECS / "mnist_cnn.yaml")
+    file = export_onnx(spec, init_weights(spec, 0), tmp_path / "m.onnx")
+    np.save(tmp_path / "wrong.npy", np.zeros((2, 27, 28, 1), np.float32))
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    (tmp_path / "notes.txt").write_text("hello")
+    for path, message in [("wrong.npy", "does not fit input shape [28, 28, 1]"), ("bad.png", "not a readable image"),
+                          ("notes.txt", "unsupported input file"), ("missing.png", "input file not found")]:
+        result = runner.invoke(app, ["predict", str(file), str(tmp_path / path)])
+        assert result.exit_code == 2, (path, result.output)
+        assert message in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["predict", str(tmp_path / "nope.onnx"), str(tmp_path / "wrong.npy")])
+    assert result.exit_code == 2 and "model file not found" in result.output
+    with pytest.raises(archspec.ArchspecError, match="takes samples of shape"):
+        Session(file).predict(np.zeros((2, 28, 28, 3), np.float32))
+
+
+def test_predict_imports_neither_framework(tmp_path):
+    spec = archspec.load(SPECS / "pima_mlp.yaml")
+    file = export_onnx(spec, init_weights(spec, 0), tmp_path / "pima.onnx")
+    np.save(tmp_path / "x.npy", np.zeros((3, 8), np.float32))
+    code = (
+        "import sys; from typer.testing import CliRunner; from archspec.cli import app;"
+        f"r = CliRunner().invoke(app, ['predict', {str(file)!r}, {str(tmp_path / 'x.npy')!r}]);"
+        "assert r.exit_code == 0, r.output;"
+        "bad = [m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_export_errors(tmp_path):
+    result = runner.invoke(app, ["export", "onnx", str(tmp_path / "runs" / "latest")])
+    assert result.exit_code == 2 and "no such spec file or run directory" in result.output
+    result = runner.invoke(app, ["export", "onnx", str(SPECS / "pima_mlp.yaml"), "--opset", "9", "-o",
+                                 str(tmp_path / "x.onnx")])
+    assert result.exit_code == 2 and "supported opsets" in result.output
+    spec = archspec.load(SPECS / "pima_mlp.yaml")
+    weights = init_weights(spec, 0)
+    weights["dense/kernel"] = np.zeros((8, 3), np.float32)
+    write_weights(weights, tmp_path / "bad.safetensors")
+    result = runner.invoke(app, ["export", "onnx", str(SPECS / "pima_mlp.yaml"), "-w", str(tmp_path / "bad.safetensors"),
+                                 "-o", str(tmp_path / "x.onnx")])
+    assert result.exit_code == 2 and "dense/kernel" in result.output
+    assert not (tmp_path / "x.onnx").exists()
