@@ -282,6 +282,7 @@ def train(
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue a run that was stopped."),
     limit: Optional[int] = typer.Option(None, "--limit", min=8, help="Use only this many training samples."),
     base_weights: Optional[Path] = typer.Option(None, "--base-weights", help="Transfer learning: the base's run."),
+    device: str = typer.Option("auto", "--device", help="torch: auto (the GPU if any), cpu, cuda, cuda:1, ..."),
 ) -> None:
     """Train a spec through Keras or PyTorch; writes a run directory (weights, history, metrics, curves)."""
     from archspec.train.run import train as run_training
@@ -293,7 +294,8 @@ def train(
         with progress:
             directory, metrics = run_training(
                 spec_path, backend.value, data=data, epochs=epochs, batch_size=batch_size, run_dir=run_dir,
-                resume=resume, limit=limit, base_weights=base_weights, on_event=progress.event,
+                resume=resume, limit=limit, base_weights=base_weights, device=device,
+                on_event=progress.event,
             )
     except KeyboardInterrupt:
         err.print(f"[yellow]interrupted[/]: the best weights so far are in {progress.run_dir or 'the run directory'}; "

@@ -125,10 +125,13 @@ class KerasTrainer:
     def learning_rate(self, value: float) -> None:
         self.model.optimizer.learning_rate.assign(value)
 
-    def save_optimizer(self, path: Path) -> None:
-        arrays = {f"v{i}": np.asarray(v.numpy()) for i, v in enumerate(self.model.optimizer.variables)}
+    def optimizer_snapshot(self) -> dict[str, np.ndarray]:
+        return {f"v{i}": np.array(v.numpy()) for i, v in enumerate(self.model.optimizer.variables)}
+
+    @staticmethod
+    def write_optimizer(snapshot: dict[str, np.ndarray], path: Path) -> None:
         with open(path, "wb") as handle:
-            np.savez(handle, **arrays)
+            np.savez(handle, **snapshot)
 
     def load_optimizer(self, path: Path) -> None:
         optimizer = self.model.optimizer

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from concurrent.futures import Future, ThreadPoolExecutor
 import json
 import math
 import time
@@ -157,14 +158,21 @@ class Trainer:
         *,
         initial_weights: Weights | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        device: str | None = None,
     ):
         self.spec, self.training, self.data, self.run_dir = spec, training, data, run_dir
         self.plans: list[OutputPlan] = plan_outputs(spec, training)
         weights = initial_weights if initial_weights is not None else init_weights(spec, training.seed)
-        self.backend = load_trainer(backend)(spec, training, self.plans, weights)
+        options = {"device": device} if backend == "torch" else {}
+        if device not in (None, "auto", "cpu") and backend != "torch":
+            raise ArchspecError("--device applies to the torch backend (Keras places work itself)")
+        self.backend = load_trainer(backend)(spec, training, self.plans, weights, **options)
         self.backend_name = backend
         self.on_event = on_event or (lambda kind, info: None)
         self.state = RunState(learning_rate=training.optimizer.learning_rate)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archspec-writer")
+        self._pending: Future | None = None
+        self._best_weights: Weights | None = None
         self.targets = {
             "train": make_targets(self.plans, data.train.labels),
             "val": make_targets(self.plans, data.val.labels) if data.val else None,
@@ -182,18 +190,33 @@ class Trainer:
                 "training": self.training.model_dump(mode="json")}
         atomic_write_text(self.run_dir / "run.json", json.dumps(info, indent=2))
 
-    def _save_epoch(self) -> None:
-        write_weights(self.backend.get_weights(), self.run_dir / "last.safetensors", self.spec,
-                      {"epoch": str(self.state.epoch), "backend": self.backend_name})
+    def _save_epoch(self, weights: Weights, best: bool) -> None:
+        """Snapshot the epoch now; write it in the background while the next epoch trains.
+
+        At most one write is in flight, so a kill loses at most the epoch being written."""
+        snapshot = (weights, best, self.backend.optimizer_snapshot(), [dict(r) for r in self.state.history],
+                    json.dumps(self.state.__dict__, indent=2), self.state.epoch)
+        self.flush()
+        self._pending = self._writer.submit(self._write_epoch, *snapshot)
+
+    def flush(self) -> None:
+        """Wait for the background write (and raise its error, if any)."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def _write_epoch(self, weights, best, optimizer, history, state_text, epoch) -> None:
+        meta = {"epoch": str(epoch), "backend": self.backend_name}
+        if best:
+            write_weights(weights, self.run_dir / "weights.safetensors", self.spec, meta)
+        write_weights(weights, self.run_dir / "last.safetensors", self.spec, meta)
         suffix = ".pt" if self.backend_name == "torch" else ".npz"
         with atomic_path(self.run_dir / f"optimizer{suffix}", suffix=suffix) as tmp:
-            self.backend.save_optimizer(tmp)
-        self._write_history()
-        state = {k: v for k, v in self.state.__dict__.items()}
-        atomic_write_text(self.run_dir / "state.json", json.dumps(state, indent=2))
+            self.backend.write_optimizer(optimizer, tmp)
+        self._write_history(history)
+        atomic_write_text(self.run_dir / "state.json", state_text)
 
-    def _write_history(self) -> None:
-        rows = self.state.history
+    def _write_history(self, rows: list[dict[str, float]]) -> None:
         keys = ["epoch"] + sorted({k for row in rows for k in row} - {"epoch"})
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=keys)
@@ -253,8 +276,11 @@ class Trainer:
     def fit(self, epochs: int | None = None) -> RunState:
         """Train from the state's epoch to `epochs` (the backend drives its own loop; see EpochHooks)."""
         epochs = epochs or self.training.epochs
-        if self.state.epoch < epochs and not self.state.stopped_early:
-            self.backend.run(EpochHooks(self, epochs), self.state.epoch, epochs)
+        try:
+            if self.state.epoch < epochs and not self.state.stopped_early:
+                self.backend.run(EpochHooks(self, epochs), self.state.epoch, epochs)
+        finally:
+            self.flush()  # whatever happened, the files of the last finished epoch are complete
         return self.state
 
     def end_epoch(self, epoch: int, epochs: int, logs: dict[str, float], seconds: float) -> bool:
@@ -269,20 +295,22 @@ class Trainer:
         logs["seconds"] = round(seconds, 3)
         self.state.history.append(logs)
         self.state.epoch = epoch + 1
-        self._callbacks(logs, self.training.callbacks)
-        self._save_epoch()
+        weights = self.backend.get_weights()
+        best = self._callbacks(logs, self.training.callbacks, weights)
+        self._save_epoch(weights, best)
         self.on_event("epoch_end", {"epoch": epoch + 1, "epochs": epochs, "logs": logs,
                                      "best": self.state.best_epoch == epoch + 1})
         return self.state.stopped_early
 
-    def _callbacks(self, logs, callbacks) -> None:
+    def _callbacks(self, logs, callbacks, weights: Weights) -> bool:
+        """Checkpoint, early stopping, LR schedule; True when this epoch is the best so far."""
         state = self.state
         checkpoint = self._monitor(logs, callbacks.checkpoint.monitor, callbacks.checkpoint.mode)
         score = checkpoint[0] if checkpoint else -state.epoch
-        if state.best is None or score < state.best:
+        best = state.best is None or score < state.best
+        if best:
             state.best, state.best_epoch = score, state.epoch
-            write_weights(self.backend.get_weights(), self.run_dir / "weights.safetensors", self.spec,
-                          {"epoch": str(state.epoch), "backend": self.backend_name})
+            self._best_weights = weights
         stop = callbacks.early_stopping
         if stop is not None:
             monitored = self._monitor(logs, stop.monitor, stop.mode)
@@ -295,8 +323,8 @@ class Trainer:
                     state.wait_stop += 1
                     if state.wait_stop > stop.patience:
                         state.stopped_early = True
-                        if stop.restore_best_weights:
-                            self.backend.set_weights(read_weights(self.run_dir / "weights.safetensors", self.spec))
+                        if stop.restore_best_weights and self._best_weights is not None:
+                            self.backend.set_weights(self._best_weights)
         plateau = callbacks.reduce_lr_on_plateau
         if plateau is not None:
             monitored = self._monitor(logs, plateau.monitor, plateau.mode)
@@ -311,6 +339,7 @@ class Trainer:
                         self.backend.learning_rate = new_lr
                         state.wait_lr = 0
         state.learning_rate = self.backend.learning_rate
+        return best
 
     def finish(self) -> dict[str, Any]:
         """Evaluate the best weights on the test split; write metrics.json and curves.png."""

@@ -46,6 +46,7 @@ def train(
     resume: str | Path | None = None,
     limit: int | None = None,
     base_weights: str | Path | None = None,
+    device: str | None = None,
     on_event: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Train a spec; returns the run directory and its test metrics."""
@@ -79,7 +80,7 @@ def train(
     else:
         directory = new_run_dir(spec, backend)
     trainer = Trainer(spec, backend, training, prepared, directory, initial_weights=initial_weights(spec, training),
-                      on_event=on_event)
+                      on_event=on_event, device=device)
     if resume is not None:
         trainer.resume()
     else:

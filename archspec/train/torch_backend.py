@@ -16,6 +16,17 @@ from archspec.train.objectives import EPSILON, OutputPlan
 from archspec.weights import Weights
 
 
+def resolve_device(device: str | None) -> str:
+    """'auto' (or None): the GPU when there is one, else the CPU."""
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        from archspec.errors import ArchspecError
+
+        raise ArchspecError(f"--device {device}: PyTorch sees no CUDA GPU on this machine")
+    return device
+
+
 class KerasOptimizer(torch.optim.Optimizer):
     """Keras 3's update rules, step for step (Adam's epsilon outside the bias correction, ...)."""
 
@@ -108,10 +119,12 @@ def _accuracy(plan: OutputPlan, y: torch.Tensor, p: torch.Tensor) -> torch.Tenso
 class TorchTrainer:
     name = "torch"
 
-    def __init__(self, spec: Spec, training: Training, plans: list[OutputPlan], weights: Weights):
+    def __init__(self, spec: Spec, training: Training, plans: list[OutputPlan], weights: Weights,
+                 device: str | None = None):
         torch.manual_seed(training.seed)
         self.spec, self.plans = spec, plans
-        self.model: ArchspecModel = build_model(spec, weights)
+        self.device = torch.device(resolve_device(device))
+        self.model: ArchspecModel = build_model(spec, weights).to(self.device)
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = KerasOptimizer(params, training.optimizer)
         self.multi = len(plans) > 1
@@ -139,10 +152,10 @@ class TorchTrainer:
 
     def train_batch(self, xs: list[np.ndarray], ys: list[np.ndarray]) -> dict[str, float]:
         self.model.train()
-        outputs = self.model.forward_train(*[torch.from_numpy(x) for x in xs])
+        outputs = self.model.forward_train(*[torch.from_numpy(x).to(self.device, non_blocking=True) for x in xs])
         total, logs = 0.0, {}
         for plan, y, (p, logits) in zip(self.plans, ys, outputs):
-            yt = torch.from_numpy(y)
+            yt = torch.from_numpy(y).to(self.device, non_blocking=True)
             loss = output_loss(plan, yt, p, logits)
             total = total + plan.weight * loss
             if self.multi:
@@ -158,7 +171,15 @@ class TorchTrainer:
         return {"loss": float(total.detach()), **{k: float(v) for k, v in logs.items()}}
 
     def predict(self, xs: list[np.ndarray], batch_size: int) -> list[np.ndarray]:
-        chunks = [predict(self.model, [x[i: i + batch_size] for x in xs]) for i in range(0, len(xs[0]), batch_size)]
+        if self.device.type == "cpu":
+            chunks = [predict(self.model, [x[i: i + batch_size] for x in xs]) for i in range(0, len(xs[0]), batch_size)]
+        else:
+            chunks = []
+            self.model.eval()
+            with torch.inference_mode():
+                for i in range(0, len(xs[0]), batch_size):
+                    out = self.model(*[torch.from_numpy(x[i: i + batch_size]).to(self.device) for x in xs])
+                    chunks.append([o.cpu().numpy() for o in (out if isinstance(out, tuple) else (out,))])
         return [np.concatenate([c[k] for c in chunks]) for k in range(len(self.spec.outputs))]
 
     def get_weights(self) -> Weights:
@@ -176,8 +197,15 @@ class TorchTrainer:
         for group in self.optimizer.param_groups:
             group["lr"] = value
 
-    def save_optimizer(self, path: Path) -> None:
-        torch.save(self.optimizer.state_dict(), path)
+    def optimizer_snapshot(self) -> dict:
+        """The optimizer's state, copied to the host (training goes on while it is written)."""
+        state = self.optimizer.state_dict()
+        state["state"] = {k: {n: t.detach().to("cpu", copy=True) for n, t in v.items()} for k, v in state["state"].items()}
+        return state
+
+    @staticmethod
+    def write_optimizer(snapshot: dict, path: Path) -> None:
+        torch.save(snapshot, path)
 
     def load_optimizer(self, path: Path) -> None:
-        self.optimizer.load_state_dict(torch.load(path, weights_only=True))
+        self.optimizer.load_state_dict(torch.load(path, weights_only=True, map_location=self.device))
