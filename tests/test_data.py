@@ -103,5 +103,51 @@ def test_unknown_data_name_suggests():
 
 def test_missing_keras_dataset_names_data_option(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv("ARCHSPEC_OFFLINE", "1")
     with pytest.raises(ArchspecError, match="--data"):
         read_source("fashion_mnist")
+
+
+def test_validation_data_of_its_own(tmp_path):
+    raw = shapes(per_class=4, seed=1)
+    write_image_folder(raw, tmp_path / "val")
+    spec = archspec.load(SPECS / "shapes_cnn.yaml")
+    data = load_data("shapes", spec, validation_split=0.5, validation_source=tmp_path / "val")
+    assert len(data.val) == 12 and len(data.train) == 480  # the split is not taken when a set is given
+    assert data.val.x[0].shape[1:] == (24, 24, 3) and data.val.x[0].max() <= 1.0
+
+
+def test_downloads_check_their_checksums(tmp_path, monkeypatch):
+    import hashlib
+    import io
+    import urllib.request
+
+    from archspec.data import sources
+
+    monkeypatch.delenv("ARCHSPEC_OFFLINE", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    files = {}
+    rng = np.random.default_rng(0)
+    for name, array in [("train-images-idx3-ubyte.gz", rng.integers(0, 256, (6, 28, 28))),
+                        ("train-labels-idx1-ubyte.gz", rng.integers(0, 10, 6)),
+                        ("t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (2, 28, 28))),
+                        ("t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 2))]:
+        write_idx(tmp_path / name, array)
+        files[name] = (tmp_path / name).read_bytes()
+    served = []
+
+    def fake_urlopen(url, timeout):
+        served.append(url)
+        return io.BytesIO(files[url.rsplit("/", 1)[1]])
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(sources, "FASHION_MD5", {k: hashlib.md5(v).hexdigest() for k, v in files.items()})
+    raw = read_source("fashion_mnist")
+    assert raw.x.shape == (6, 28, 28) and raw.x_test.shape == (2, 28, 28) and len(served) == 4
+    assert raw.classes[9] == "Ankle boot"
+    # a corrupt download is refused and not saved
+    monkeypatch.setattr(sources, "FASHION_MD5", {k: "0" * 32 for k in files})
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "other"))
+    with pytest.raises(ArchspecError, match="checksum does not match"):
+        read_source("fashion_mnist")
+    assert not list((tmp_path / "other").rglob("*.gz"))

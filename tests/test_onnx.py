@@ -204,3 +204,29 @@ def test_export_errors(tmp_path):
                                  "-o", str(tmp_path / "x.onnx")])
     assert result.exit_code == 2 and "dense/kernel" in result.output
     assert not (tmp_path / "x.onnx").exists()
+
+
+@pytest.mark.parametrize("backend", ["torch", "keras"])
+def test_keras_written_weights_through_export_onnx_cli(tmp_path, backend):
+    """Weights written by Keras itself (its own initialisation, random BN statistics) -> export -> ORT == Keras."""
+    import keras
+
+    spec_file = tmp_path / "odd.yaml"
+    spec_file.write_text(ODD_TWO_IN_TWO_OUT)
+    spec = archspec.load(spec_file)
+    model = archspec.build(spec, "keras")
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            g, b, m, v = layer.get_weights()
+            rng = np.random.default_rng(3)
+            layer.set_weights([rng.uniform(0.5, 1.5, g.shape), rng.normal(0, 0.2, b.shape),
+                               rng.normal(0, 0.2, m.shape), rng.uniform(0.5, 1.5, v.shape)])
+    archspec.save_weights(model, tmp_path / "w.safetensors")
+    out = tmp_path / "odd.onnx"
+    result = runner.invoke(app, ["export", "onnx", str(spec_file), "-b", backend, "-w", str(tmp_path / "w.safetensors"),
+                                 "-o", str(out), "--simplify"])
+    assert result.exit_code == 0, result.output
+    xs = sample_inputs(spec, 5, 7)
+    expected = [np.asarray(o) for o in model(xs, training=False)]
+    for got, want in zip(Session(out).predict(*xs), expected):
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)

@@ -134,6 +134,7 @@ def load_data(
     seed: int = 0,
     limit: int | None = None,
     keep_labels: list[int] | None = None,
+    validation_source: str | Path | None = None,
 ) -> Data:
     if len(spec.inputs) != 1:
         raise ArchspecError(f"{spec.name} has {len(spec.inputs)} inputs; training data sets feed one input")
@@ -167,15 +168,22 @@ def load_data(
         return a * np.float32(scale) if scale else a
 
     x, x_test = floats(x), floats(x_test)
+    x_val = y_val = None
+    if validation_source is not None:  # a validation set of its own (like a separate test folder)
+        raw_val = read_source(validation_source, spec)
+        raw_val = _keep(raw_val, keep_labels) if keep_labels else raw_val
+        x_val, y_val = floats(fit_input(raw_val.x, spec, f"validation data '{validation_source}'")), raw_val.y
+        check_labels(y_val, units if units > 1 else 2, f"validation data '{validation_source}'")
     stats = None
     if standardize:
         mean, std = x.mean(axis=0), x.std(axis=0)
         std = np.where(std > 0, std, 1.0).astype(np.float32)
         x, x_test = (x - mean) / std, (x_test - mean) / std
+        x_val = (x_val - mean) / std if x_val is not None else None
         stats = {"mean": mean.ravel().tolist(), "std": std.ravel().tolist()}
     train = Split([x], y)
-    val = None
-    if validation_split:
+    val = Split([x_val], y_val) if x_val is not None else None
+    if validation_split and val is None:
         if not 0.0 < validation_split < 1.0:
             raise ArchspecError(f"validation_split must be between 0 and 1, got {validation_split}")
         n_val = max(1, int(round(len(train) * validation_split)))

@@ -185,6 +185,14 @@ _IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images
 _KERAS_CACHE = {"mnist": "mnist.npz", "fashion_mnist": "fashion-mnist"}
 # sha256 of keras.datasets.mnist's mnist.npz, to verify a cached or downloaded copy
 MNIST_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+KERAS_DATA_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+# Fashion-MNIST's published MD5 checksums
+FASHION_MD5 = {
+    "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+    "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+    "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+}
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -225,10 +233,49 @@ def idx_directory(path: Path, name: str, classes: list[str]) -> RawData:
     return raw
 
 
+def _download(url: str, target: Path, algorithm: str, digest: str) -> None:
+    """Fetch `url` into `target` (atomically), checking its checksum."""
+    import urllib.error
+    import urllib.request
+
+    from archspec.fileio import atomic_path
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            data = response.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise ArchspecError(f"could not download {url} ({getattr(exc, 'reason', exc)})") from None
+    if hashlib.new(algorithm, data).hexdigest() != digest:
+        raise ArchspecError(f"{url}: the download's {algorithm} checksum does not match; not saving it")
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def download_keras_dataset(name: str, cache: Path) -> None:
+    if os.environ.get("ARCHSPEC_OFFLINE"):
+        raise ArchspecError("downloads are off (ARCHSPEC_OFFLINE is set)")
+    if name == "mnist":
+        _download(KERAS_DATA_URL + "mnist.npz", cache, "sha256", MNIST_NPZ_SHA256)
+    else:
+        for file, md5 in FASHION_MD5.items():
+            if not (cache / file).is_file():
+                _download(KERAS_DATA_URL + file, cache / file, "md5", md5)
+
+
 def keras_dataset(name: str) -> RawData:
-    """MNIST or Fashion-MNIST from the Keras cache (~/.keras/datasets), as keras.datasets saves them."""
+    """MNIST or Fashion-MNIST from the Keras cache (~/.keras/datasets), downloaded there (with a
+    checksum) when missing and the machine can reach the internet."""
     classes = DIGIT_CLASSES if name == "mnist" else FASHION_CLASSES
     cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets" / _KERAS_CACHE[name]
+    if not (cache.is_file() or (cache.is_dir() and _find(cache, _IDX_FILES[0]))):
+        try:
+            download_keras_dataset(name, cache)
+        except ArchspecError as exc:
+            raise ArchspecError(
+                f"the '{name}' data set is not on this machine (looked in {cache}) and {exc.problems[0].message}. "
+                f"Pass the folder of its IDX files with --data DIR, or an offline set such as --data mnist5k"
+            ) from None
     if name == "mnist" and cache.is_file():
         digest = hashlib.sha256(cache.read_bytes()).hexdigest()
         if digest != MNIST_NPZ_SHA256:
@@ -236,9 +283,4 @@ def keras_dataset(name: str) -> RawData:
         raw = npz_file(cache)
         raw.name, raw.classes, raw.scale = name, classes, 1 / 255
         return raw
-    if cache.is_dir():
-        return idx_directory(cache, name, classes)
-    raise ArchspecError(
-        f"the '{name}' data set is not on this machine (looked for {cache}). Download it once with "
-        f"keras.datasets.{name}.load_data(), or pass the IDX files' folder with --data DIR"
-    )
+    return idx_directory(cache, name, classes)

@@ -113,7 +113,8 @@ class Training(_Strict):
     keep_labels: list[int] | None = Field(None, description="Train on these labels only (renumbered 0..k-1).")
     standardize: bool = Field(False, description="Scale each input feature to mean 0, std 1 (fitted on train).")
     test_split: float = Field(0.2, gt=0, lt=1, description="Held-out fraction when the data has no test split.")
-    validation_split: float = Field(0.2, ge=0, lt=1)
+    validation_split: float = Field(0.2, ge=0, lt=1, description="Last fraction of the training samples.")
+    validation_data: str | None = Field(None, description="A validation set of its own (replaces validation_split).")
     optimizer: Optimizer = Field(default_factory=Adam)
     loss: LossName | dict[str, LossName] | None = Field(None, description="Default: from each output's activation.")
     loss_weights: dict[str, float] | None = None

@@ -73,7 +73,7 @@ def prepare_data(spec: Spec, training: Training, data_source: str | None, limit:
         raise ArchspecError(f"{spec.name} names no training data: add training.data to the spec or pass --data")
     data = load_data(source, spec, test_split=training.test_split, validation_split=training.validation_split,
                      standardize=training.standardize, seed=training.seed, limit=limit,
-                     keep_labels=training.keep_labels)
+                     keep_labels=training.keep_labels, validation_source=training.validation_data)
     if spec.classes:
         data.classes = spec.classes
     return data

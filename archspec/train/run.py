@@ -69,6 +69,8 @@ def train(
             spec.base_weights = str(base_weights)
         training = training_config(spec, {"epochs": epochs, "batch_size": batch_size})
         data_source = data or _relative_to_spec(training.data, spec)
+        if training.validation_data:
+            training = training.model_copy(update={"validation_data": _relative_to_spec(training.validation_data, spec)})
     prepared = prepare_data(spec, training, data_source, limit)
     if resume is not None:
         directory = run
