@@ -7,7 +7,6 @@ numbers in every backend.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -107,7 +106,3 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 
     with safe_open(str(path), framework="numpy") as handle:
         return dict(handle.metadata() or {})
-
-
-def describe(weights: Mapping[str, np.ndarray]) -> str:
-    return json.dumps({k: list(v.shape) for k, v in weights.items()})

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 import archspec
+from archspec.data.sources import PIMA_CSV
 from archspec.data import load_data, read_source
 from archspec.data.sources import read_idx, shapes, write_image_folder
 from archspec.errors import ArchspecError
-from conftest import SHARED, SPECS
+from conftest import SPECS
 
 
 def write_idx(path, array):
@@ -33,7 +34,7 @@ def test_mnist5k_is_real_mnist_split_four_to_one():
 
 
 def test_pima_csv():
-    data = load_data(SHARED / "data" / "pima-indians-diabetes.csv", archspec.load(SPECS / "pima_mlp.yaml"),
+    data = load_data(PIMA_CSV, archspec.load(SPECS / "pima_mlp.yaml"),
                      standardize=True)
     assert len(data.train) + len(data.test) == 768
     assert int((np.concatenate([data.train.labels, data.test.labels]) == 1).sum()) == 268

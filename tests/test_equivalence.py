@@ -15,42 +15,10 @@ from archspec.check import run_check, sample_inputs
 from archspec.cli import app
 import archspec.weights
 from archspec.weights import init_weights, read_weights
-from conftest import SPECS, needs_both
+from conftest import ODD_STRIDE2_SAME, SPECS, TWO_IN_TWO_OUT, needs_both
 
 pytestmark = needs_both
 ALL_SPECS = sorted(SPECS.glob("*.yaml"))
-
-ODD_STRIDE2_SAME = """
-name: odd_stride2
-input_shape: [13, 11, 3]
-layers:
-  - {type: Conv2D, filters: 8, kernel_size: 3, strides: 2, padding: same, activation: relu}
-  - {type: MaxPooling2D, pool_size: 3, strides: 2, padding: same}
-  - {type: Conv2D, filters: 6, kernel_size: 4, strides: 2, padding: same, activation: elu}
-  - {type: AveragePooling2D, pool_size: 2, padding: same}
-  - {type: Conv2D, filters: 5, kernel_size: 2, padding: same, dilation_rate: 2}
-  - {type: BatchNormalization}
-  - {type: Activation, activation: gelu}
-  - {type: Flatten}
-  - {type: Dense, units: 4, activation: softmax}
-"""
-
-TWO_IN_TWO_OUT = """
-name: two_in_two_out
-inputs:
-  - {name: image, shape: [15, 15, 2]}
-  - {name: meta, shape: [5]}
-layers:
-  - {type: Conv2D, filters: 4, kernel_size: 3, strides: 2, padding: same, activation: relu, inputs: image}
-  - {type: BatchNormalization}
-  - {type: GlobalMaxPooling2D, name: pooled}
-  - {type: Dense, units: 4, activation: tanh, inputs: meta, name: meta_dense}
-  - {type: Concatenate, inputs: [pooled, meta_dense], name: joined}
-  - {type: Dense, units: 3, activation: softmax, name: label}
-  - {type: Dense, units: 1, activation: sigmoid, inputs: joined, name: score}
-outputs: [label, score]
-"""
-
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: p.stem)
 def test_check_passes_on_every_spec(path):

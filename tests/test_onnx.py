@@ -11,12 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 import archspec
+from archspec.data.sources import PIMA_CSV
 from archspec.check import sample_inputs
 from archspec.cli import app
 from archspec.export.onnx import export_onnx, spec_sha256
 from archspec.onnx import Session
 from archspec.weights import init_weights, write_weights
-from conftest import SHARED, SPECS, needs_both
+from conftest import SPECS, needs_both
 
 pytestmark = needs_both
 runner = CliRunner()
@@ -151,7 +152,7 @@ def test_predict_on_images_npy_and_csv(tmp_path):
     pima = archspec.load(SPECS / "pima_mlp.yaml")
     file = export_onnx(pima, init_weights(pima, 0), tmp_path / "pima.onnx", extra_metadata={
         "standardize": {"mean": [0.0] * 8, "std": [1.0] * 8}})
-    rows = SHARED / "data" / "pima-indians-diabetes.csv"
+    rows = PIMA_CSV
     result = runner.invoke(app, ["predict", str(file), str(rows), "--json"])
     assert result.exit_code == 0, result.output
     predictions = json.loads(result.stdout)["predictions"]

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 import archspec
 from archspec.cli import app
 from archspec.summary import summarize
-from conftest import SPECS, needs_keras
+from conftest import SPECS, TWO_IN_TWO_OUT, needs_keras
 
 # (total params, non-trainable, output shapes) from SPEC-FORMAT section 7
 REFERENCE = {
@@ -138,22 +138,6 @@ layers:
   - {type: Flatten}
   - {type: Dense, units: 4}
 """
-
-TWO_IN_TWO_OUT = """
-name: two_in_two_out
-inputs:
-  - {name: image, shape: [15, 15, 2]}
-  - {name: meta, shape: [5]}
-layers:
-  - {type: Conv2D, filters: 4, kernel_size: 3, strides: 2, padding: same, inputs: image}
-  - {type: GlobalMaxPooling2D, name: pooled}
-  - {type: Dense, units: 4, inputs: meta, name: meta_dense}
-  - {type: Concatenate, inputs: [pooled, meta_dense], name: joined}
-  - {type: Dense, units: 3, activation: softmax, name: label}
-  - {type: Dense, units: 1, activation: sigmoid, inputs: joined, name: score}
-outputs: [label, score]
-"""
-
 
 @needs_keras
 @pytest.mark.parametrize("text", [ODD_SIZES, TWO_IN_TWO_OUT], ids=["odd_sizes", "two_in_two_out"])

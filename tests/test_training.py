@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 import archspec
+from archspec.data.sources import PIMA_CSV
 from archspec.cli import app
 from archspec.data import Data, Split
 from archspec.train.config import Training
@@ -118,7 +119,7 @@ def test_nan_loss_stops_with_a_clear_message(tmp_path):
     path.write_text((SPECS / "pima_mlp.yaml").read_text().replace("optimizer: adam",
                                                                     "optimizer: {type: sgd, learning_rate: 1.0e+30}"))
     result = runner.invoke(app, ["train", str(path), "-b", "torch", "--epochs", "3", "--run-dir", str(tmp_path / "run"),
-                                 "--data", str(SPECS.parent.parent / "shared" / "data" / "pima-indians-diabetes.csv")])
+                                 "--data", str(PIMA_CSV)])
     assert result.exit_code == 1
     assert "the loss became" in result.output and "lower learning rate" in result.output
 

@@ -17,7 +17,7 @@ from archspec.data.sources import RawData
 from archspec.errors import ArchspecError, suggest
 from archspec.spec import Spec
 
-NAMED = {"mnist5k": sources.mnist5k, "digits": sources.digits, "shapes": sources.shapes}
+NAMED = {"mnist5k": sources.mnist5k, "digits": sources.digits, "shapes": sources.shapes, "pima": sources.pima}
 KERAS_NAMED = ("mnist", "fashion_mnist")
 
 

@@ -42,8 +42,6 @@ def load_array(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     if tuple(array.shape) == tuple(shape):
         array = array[None]
     elif tuple(array.shape[1:]) != tuple(shape):
-        if array.size % int(np.prod(shape)) == 0 and array.shape[-len(shape) + 1:] == shape[:-1]:
-            pass
         raise ArchspecError(f"{path}: array of shape {list(array.shape)} does not fit input shape {list(shape)}")
     if not np.issubdtype(array.dtype, np.number):
         raise ArchspecError(f"{path}: array of dtype {array.dtype} is not numeric")

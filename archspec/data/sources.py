@@ -99,6 +99,16 @@ def shapes(per_class: int = 200, size: int = 24, seed: int = 0) -> RawData:
     return RawData("shapes", np.stack(images)[order], np.asarray(labels, np.int64)[order], SHAPE_CLASSES, 1 / 255)
 
 
+PIMA_CSV = Path(__file__).parent / "files" / "pima-indians-diabetes.csv"
+
+
+def pima() -> RawData:
+    """The Pima Indians diabetes data (768 rows, 268 positive): 8 measurements, then the label."""
+    raw = csv_file(PIMA_CSV)
+    raw.name, raw.classes = "pima", ["no diabetes", "diabetes"]
+    return raw
+
+
 def write_image_folder(raw: RawData, directory: str | Path) -> Path:
     """Write images as PNG files in one sub-folder per class (the layout `image_folder` reads)."""
     from PIL import Image

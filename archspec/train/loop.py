@@ -172,7 +172,7 @@ class Trainer:
         self.state = RunState(learning_rate=training.optimizer.learning_rate)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archspec-writer")
         self._pending: Future | None = None
-        self._best_weights: Weights | None = None
+        self._stop_best_weights: Weights | None = None
         self.targets = {
             "train": make_targets(self.plans, data.train.labels),
             "val": make_targets(self.plans, data.val.labels) if data.val else None,
@@ -302,42 +302,46 @@ class Trainer:
                                      "best": self.state.best_epoch == epoch + 1})
         return self.state.stopped_early
 
+    def _improvement(self, logs, monitor: str, mode: str, best: float | None, min_delta: float):
+        """(the monitored value as a lower-is-better score, whether it beats `best` by min_delta), or None."""
+        monitored = self._monitor(logs, monitor, mode)
+        if monitored is None:
+            return None
+        value = monitored[0]
+        return value, best is None or value < best - min_delta
+
     def _callbacks(self, logs, callbacks, weights: Weights) -> bool:
-        """Checkpoint, early stopping, LR schedule; True when this epoch is the best so far."""
+        """Checkpoint, early stopping, LR schedule (Keras's rules); True when this epoch is the best so far."""
         state = self.state
-        checkpoint = self._monitor(logs, callbacks.checkpoint.monitor, callbacks.checkpoint.mode)
-        score = checkpoint[0] if checkpoint else -state.epoch
-        best = state.best is None or score < state.best
+        checkpoint = self._improvement(logs, callbacks.checkpoint.monitor, callbacks.checkpoint.mode, state.best, 0.0)
+        score, best = checkpoint if checkpoint else (-state.epoch, True)
         if best:
             state.best, state.best_epoch = score, state.epoch
-            self._best_weights = weights
         stop = callbacks.early_stopping
-        if stop is not None:
-            monitored = self._monitor(logs, stop.monitor, stop.mode)
-            if monitored is not None:
-                value = monitored[0]
-                if state.stop_best is None or value < state.stop_best - stop.min_delta:
-                    state.stop_best = value
-                    state.wait_stop = 0
-                else:
-                    state.wait_stop += 1
-                    if state.wait_stop > stop.patience:
-                        state.stopped_early = True
-                        if stop.restore_best_weights and self._best_weights is not None:
-                            self.backend.set_weights(self._best_weights)
+        result = stop and self._improvement(logs, stop.monitor, stop.mode, state.stop_best, stop.min_delta)
+        if result:
+            value, improved = result
+            if improved:
+                state.stop_best, state.wait_stop = value, 0
+                self._stop_best_weights = weights
+            else:
+                state.wait_stop += 1
+                if state.wait_stop > stop.patience:
+                    state.stopped_early = True
+                    if stop.restore_best_weights and self._stop_best_weights is not None:
+                        self.backend.set_weights(self._stop_best_weights)
         plateau = callbacks.reduce_lr_on_plateau
-        if plateau is not None:
-            monitored = self._monitor(logs, plateau.monitor, plateau.mode)
-            if monitored is not None:
-                value = monitored[0]
-                if state.plateau_best is None or value < state.plateau_best - plateau.min_delta:
-                    state.plateau_best, state.wait_lr = value, 0
-                else:
-                    state.wait_lr += 1
-                    if state.wait_lr >= plateau.patience:
-                        new_lr = max(self.backend.learning_rate * plateau.factor, plateau.min_lr)
-                        self.backend.learning_rate = new_lr
-                        state.wait_lr = 0
+        result = plateau and self._improvement(logs, plateau.monitor, plateau.mode, state.plateau_best,
+                                               plateau.min_delta)
+        if result:
+            value, improved = result
+            if improved:
+                state.plateau_best, state.wait_lr = value, 0
+            else:
+                state.wait_lr += 1
+                if state.wait_lr >= plateau.patience:
+                    self.backend.learning_rate = max(self.backend.learning_rate * plateau.factor, plateau.min_lr)
+                    state.wait_lr = 0
         state.learning_rate = self.backend.learning_rate
         return best
 
