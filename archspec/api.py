@@ -57,19 +57,17 @@ def build(
     return model
 
 
-_SPECS: dict[int, tuple[Any, Spec]] = {}
-
-
 def _remember(model: Any, spec: Spec) -> None:
-    _SPECS[id(model)] = (model, spec)
+    # an attribute, not a registry: the spec lives exactly as long as its model
+    object.__setattr__(model, "_archspec_spec", spec)
 
 
 def spec_of(model: Any) -> Spec:
     """The spec a model was built from (by `build`)."""
-    entry = _SPECS.get(id(model))
-    if entry is None or entry[0] is not model:
+    spec = getattr(model, "_archspec_spec", None) or getattr(model, "spec", None)
+    if not isinstance(spec, Spec):
         raise ArchspecError("this model was not built by archspec.build, so its spec is unknown")
-    return entry[1]
+    return spec
 
 
 def backend_of(model: Any) -> str:

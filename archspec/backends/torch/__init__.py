@@ -72,17 +72,30 @@ class ArchspecModel(nn.Module):
         self._outputs = [(o, _TO_NHWC if internal[o] else None) for o in spec.outputs]
         self._input_names = [i.name for i in spec.inputs]
 
+    def _execute(self, inputs, logits: dict | None = None, every: dict | None = None) -> dict[str, torch.Tensor]:
+        """Run the plan. `logits` collects the pre-activations of softmax/sigmoid outputs; `every`
+        collects every layer's output in the spec's layout (and keeps intermediates alive for it)."""
+        values = dict(zip(self._input_names, inputs))
+        for (name, layer, steps), release in zip(self._plan, self._release):
+            args = [values[ref] if p is None else values[ref].permute(p) for ref, p in steps]
+            if every is None:
+                for ref in release:
+                    del values[ref]
+            if logits is not None and name in self._logit_outputs:
+                logits[name] = layer.pre_activation(*args)
+                values[name] = layer.act(logits[name])
+            else:
+                values[name] = layer(*args)
+            del args
+            if every is not None:
+                every[name] = values[name].permute(_TO_NHWC) if self._internal[name] else values[name]
+        return values
+
     def forward(self, *inputs: torch.Tensor):
         if len(inputs) != len(self._input_names):
             raise TypeError(f"{self.spec.name} takes {len(self._input_names)} input(s) "
                             f"({', '.join(self._input_names)}), got {len(inputs)}")
-        values = dict(zip(self._input_names, inputs))
-        for (name, layer, steps), release in zip(self._plan, self._release):
-            args = [values[ref] if p is None else values[ref].permute(p) for ref, p in steps]
-            for ref in release:
-                del values[ref]
-            values[name] = layer(*args)
-            del args
+        values = self._execute(inputs)
         outs = tuple(values[o] if p is None else values[o].permute(p).contiguous() for o, p in self._outputs)
         return outs[0] if len(outs) == 1 else outs
 
@@ -91,18 +104,8 @@ class ArchspecModel(nn.Module):
 
         Keras computes cross-entropy from those logits (stable), and so does archspec.
         """
-        values = dict(zip(self._input_names, inputs))
         logits: dict[str, torch.Tensor] = {}
-        for (name, layer, steps), release in zip(self._plan, self._release):
-            args = [values[ref] if p is None else values[ref].permute(p) for ref, p in steps]
-            for ref in release:
-                del values[ref]
-            if name in self._logit_outputs:
-                logits[name] = layer.pre_activation(*args)
-                values[name] = layer.act(logits[name])
-            else:
-                values[name] = layer(*args)
-            del args
+        values = self._execute(inputs, logits=logits)
         result = []
         for name, permute in self._outputs:
             out, logit = values[name], logits.get(name)
@@ -114,13 +117,9 @@ class ArchspecModel(nn.Module):
 
     def forward_all(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every layer's output, in the spec's layout (for layer-by-layer checks)."""
-        values = dict(zip(self._input_names, inputs))
-        result = {}
-        for name, layer, steps in self._plan:
-            args = [values[ref] if p is None else values[ref].permute(p) for ref, p in steps]
-            values[name] = layer(*args)
-            result[name] = values[name].permute(_TO_NHWC) if self._internal[name] else values[name]
-        return result
+        every: dict[str, torch.Tensor] = {}
+        self._execute(inputs, every=every)
+        return every
 
     def get_neutral_weights(self) -> Weights:
         weights: Weights = {}
