@@ -79,19 +79,19 @@ def shapes(per_class: int = 200, size: int = 24, seed: int = 0) -> RawData:
             width = int(rng.integers(2, 5)) * scale // 2
             cx, cy = rng.uniform(0.4, 0.6, 2) * size * scale
             r = rng.uniform(0.22, 0.38) * size * scale
-            jitter = lambda: rng.normal(0, 0.04 * r)  # noqa: E731
+            spread = 0.04 * r
             if kind == "circle":
                 rx, ry = r * rng.uniform(0.85, 1.15), r * rng.uniform(0.85, 1.15)
                 draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], outline=colour, width=width)
             elif kind == "rectangle":
                 w, h = r * rng.uniform(0.7, 1.2), r * rng.uniform(0.7, 1.2)
                 corners = [(cx - w, cy - h), (cx + w, cy - h), (cx + w, cy + h), (cx - w, cy + h)]
-                corners = [(x + jitter(), y + jitter()) for x, y in corners]
+                corners = [(x + rng.normal(0, spread), y + rng.normal(0, spread)) for x, y in corners]
                 draw.line(corners + [corners[0]], fill=colour, width=width, joint="curve")
             else:
                 angle = rng.uniform(0, 2 * np.pi / 3)
-                corners = [(cx + r * np.cos(angle + k * 2 * np.pi / 3) + jitter(),
-                            cy + r * np.sin(angle + k * 2 * np.pi / 3) + jitter()) for k in range(3)]
+                corners = [(cx + r * np.cos(angle + k * 2 * np.pi / 3) + rng.normal(0, spread),
+                            cy + r * np.sin(angle + k * 2 * np.pi / 3) + rng.normal(0, spread)) for k in range(3)]
                 draw.line(corners + [corners[0]], fill=colour, width=width, joint="curve")
             images.append(np.asarray(canvas.resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8))
             labels.append(label)

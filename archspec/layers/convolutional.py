@@ -6,7 +6,7 @@ from pydantic import Field, model_validator
 
 from archspec.layers.activations import Activation
 from archspec.layers.base import (
-    DataFormat, IntPair, Layer, Padding, Shape, ShapeError, Weight, fmt_shape, image, require_rank, spatial,
+    DataFormat, IntPair, Layer, Padding, Shape, ShapeError, Weight, image, require_rank, spatial,
     window_output,
 )
 from archspec.layers.initializers import Initializer

@@ -216,7 +216,8 @@ def _base(spec_file: SpecFile, source: Source):
     try:
         base_spec = load(path)
     except ArchspecError as exc:
-        raise ArchspecError([problem_at(source, ("base", "spec"), f"base spec {base.spec}: {p}") for p in exc.problems])
+        problems = [problem_at(source, ("base", "spec"), f"base spec {base.spec}: {p}") for p in exc.problems]
+        raise ArchspecError(problems) from None
     names = {n.name for n in base_spec.nodes}
     if base.up_to not in names:
         raise ArchspecError([problem_at(source, ("base", "up_to"),
