@@ -327,7 +327,9 @@ class _TrainingProgress:
         return "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k not in ("epoch", "seconds", "learning_rate"))
 
     def event(self, kind: str, info: dict) -> None:
-        if kind == "epoch_start":
+        if kind == "warning":
+            err.print(f"[yellow]warning:[/] {escape(info['message'])}", highlight=False)
+        elif kind == "epoch_start":
             if self.task is not None:
                 self.progress.remove_task(self.task)
             self.task = self.progress.add_task("train", total=info["steps"], epoch=f"{info['epoch']}/{info['epochs']}",

@@ -16,8 +16,6 @@ import numpy as np
 
 from archspec.errors import ArchspecError
 
-PREFIX = "archspec."
-
 
 class Session:
     def __init__(self, path: str | Path, threads: int | None = None):
@@ -37,7 +35,7 @@ class Session:
             raise ArchspecError(f"{path}: onnxruntime cannot load it ({str(exc).splitlines()[0]})") from None
         self.path = path
         raw = self.session.get_modelmeta().custom_metadata_map
-        self.metadata: dict[str, str] = {k.removeprefix(PREFIX): v for k, v in raw.items()}
+        self.metadata: dict[str, str] = dict(raw)
         self.inputs = self.session.get_inputs()
         self.output_names = [o.name for o in self.session.get_outputs()]
 

@@ -47,6 +47,8 @@ class Data:
 def read_source(source: str | Path, spec: Spec | None = None) -> RawData:
     """Named data set or path -> raw arrays."""
     text = str(source)
+    if text == "shapes" and spec is not None and len(spec.inputs[0].shape) == 3:
+        return _shapes_for(spec)
     if text in NAMED:
         return NAMED[text]()
     if text in KERAS_NAMED:
@@ -76,6 +78,17 @@ def read_source(source: str | Path, spec: Spec | None = None) -> RawData:
     if suffix in (".gz",) or "idx" in path.name:
         raise ArchspecError(f"{path}: pass the folder that holds the four IDX files, not one file")
     raise ArchspecError(f"{path}: unsupported data file (use .csv, .npz, an image folder or an IDX folder)")
+
+
+def _shapes_for(spec: Spec) -> RawData:
+    """The generated shapes, drawn at the model's (square) input size, in grey for one channel."""
+    shape = spec.inputs[0].shape
+    (h, w), channels = (shape[1:], shape[0]) if spec.data_format == "channels_first" else (shape[:2], shape[2])
+    raw = sources.shapes(size=h) if h == w else sources.shapes()
+    if channels == 1:
+        grey = raw.x.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        raw.x = np.clip(np.round(grey), 0, 255).astype(np.uint8)[..., None]
+    return raw
 
 
 def fit_input(x: np.ndarray, spec: Spec, where: str) -> np.ndarray:

@@ -24,7 +24,6 @@ from archspec.spec import Spec
 from archspec.weights import Weights
 
 DEFAULT_OPSET = 17
-METADATA_PREFIX = "archspec."
 
 
 def spec_sha256(spec: Spec) -> str:
@@ -134,7 +133,7 @@ def export_onnx(
         model = _simplify(model)
     for key, value in metadata(spec, backend, opset, extra_metadata).items():
         prop = model.metadata_props.add()
-        prop.key, prop.value = METADATA_PREFIX + key, value
+        prop.key, prop.value = key, value
     model.producer_name, model.producer_version = "archspec", __version__
     data = model.SerializeToString()
     try:

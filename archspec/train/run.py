@@ -11,15 +11,13 @@ from archspec.train.config import Training
 from archspec.weights import init_weights, read_weights
 
 
-def initial_weights(spec: Spec, training: Training):
+def initial_weights(spec: Spec, training: Training, warn: Callable[[str], None] | None = None):
     """Seeded weights, with a transfer-learning base's trained weights where the spec has one."""
     weights = init_weights(spec, training.seed)
-    if spec.base is not None and spec.base_weights is None:
-        raise ArchspecError(f"{spec.name} starts from the layers of {spec.base}: give their trained weights with "
-                            "--base-weights RUN (or base.weights in the spec)")
+    if spec.base is not None and spec.base_weights is None and warn is not None:
+        warn(f"{spec.name} starts from the layers of {spec.base}, but no trained weights were given for them "
+             "(--base-weights RUN, or base.weights in the spec): they keep their seeded initial weights")
     if spec.base_weights is not None:
-        from pathlib import Path
-
         path = Path(spec.base_weights)
         path = path / "weights.safetensors" if path.is_dir() else path
         if not path.is_file():
@@ -81,7 +79,12 @@ def train(
         directory.mkdir(parents=True, exist_ok=True)
     else:
         directory = new_run_dir(spec, backend)
-    trainer = Trainer(spec, backend, training, prepared, directory, initial_weights=initial_weights(spec, training),
+    def warn(message: str) -> None:
+        if on_event:
+            on_event("warning", {"message": message})
+
+    start = initial_weights(spec, training, warn) if resume is None else init_weights(spec, training.seed)
+    trainer = Trainer(spec, backend, training, prepared, directory, initial_weights=start,
                       on_event=on_event, device=device)
     if resume is not None:
         trainer.resume()
