@@ -23,15 +23,19 @@ SPECS = Path(__file__).resolve().parent.parent / "specs"
 
 
 def hand_written(spec, data, epochs: int, batch: int, device: str) -> float:
+    class FlattenNHWC(nn.Module):  # Keras's flatten order, which the spec (and so archspec) computes
+        def forward(self, t):
+            return t.permute(0, 2, 3, 1).flatten(1)
+
     torch.manual_seed(0)
     # the same layers archspec builds would be cheating; write the usual nn.Sequential instead
     layers = {"fashion_cnn": lambda: nn.Sequential(
         nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3136, 100), nn.ReLU(), nn.Dropout(0.4), nn.Linear(100, 10)),
+        nn.MaxPool2d(2), FlattenNHWC(), nn.Linear(3136, 100), nn.ReLU(), nn.Dropout(0.4), nn.Linear(100, 10)),
         "vgg7": lambda: nn.Sequential(
         nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Dropout(0.5), nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.Conv2d(128, 256, 3), nn.ReLU(),
-        nn.MaxPool2d(2), nn.Dropout(0.5), nn.Flatten(), nn.Linear(9216, 512), nn.ReLU(), nn.Dropout(0.5),
+        nn.MaxPool2d(2), nn.Dropout(0.5), FlattenNHWC(), nn.Linear(9216, 512), nn.ReLU(), nn.Dropout(0.5),
         nn.Linear(512, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10))}
     model = layers[spec.name]().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)

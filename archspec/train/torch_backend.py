@@ -151,7 +151,8 @@ class TorchTrainer:
         return {k: v / seen for k, v in sums.items()}
 
     def train_batch(self, xs: list[np.ndarray], ys: list[np.ndarray]) -> dict[str, float]:
-        self.model.train()
+        if not self.model.training:  # .train() walks every submodule: not once per batch
+            self.model.train()
         outputs = self.model.forward_train(*[torch.from_numpy(x).to(self.device, non_blocking=True) for x in xs])
         total, logs = 0.0, {}
         for plan, y, (p, logits) in zip(self.plans, ys, outputs):
