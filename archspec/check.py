@@ -22,14 +22,20 @@ def onnx_available() -> bool:
     return bool(importlib.util.find_spec("onnx") and importlib.util.find_spec("onnxruntime"))
 
 
-def onnx_paths(spec: Spec, weights: Weights, backends: list[str], scratch: str) -> list[Path]:
-    """onnxruntime on each backend's ONNX export."""
+def onnx_paths(spec: Spec, weights: Weights, backends: list[str], scratch: str,
+               skipped: dict[str, str]) -> list[Path]:
+    """onnxruntime on each backend's ONNX export; an exporter that cannot convert the spec is
+    recorded in `skipped` (with its reason) rather than failing the whole check."""
     from archspec.export.onnx import export_onnx
     from archspec.onnx import Session
 
     paths = []
     for backend in backends:
-        file = export_onnx(spec, weights, f"{scratch}/{backend}.onnx", backend=backend)
+        try:
+            file = export_onnx(spec, weights, f"{scratch}/{backend}.onnx", backend=backend)
+        except ArchspecError as exc:
+            skipped[f"onnx:{backend}"] = exc.problems[0].message
+            continue
         session = Session(file)
         paths.append(Path(f"onnx:{backend}", lambda xs, s=session: s.predict(*xs)))
     return paths
@@ -80,6 +86,7 @@ class CheckReport:
     pairs: list[dict[str, Any]] = field(default_factory=list)
     layers: list[dict[str, Any]] | None = None
     first_divergent_layer: str | None = None
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> why it could not be built
 
     @property
     def passed(self) -> bool:
@@ -103,6 +110,7 @@ class CheckReport:
             "pairs": self.pairs,
             "layers": self.layers,
             "first_divergent_layer": self.first_divergent_layer,
+            "skipped": self.skipped,
         }
 
 
@@ -151,8 +159,9 @@ def _run_check(spec, weights, batch, atol, rtol, layers, seed, backends, extra_p
     if weights is None:
         weights = init_weights(spec, seed, randomize_statistics=True)
     paths = backend_paths(spec, weights, backends) + list(extra_paths or [])
+    skipped: dict[str, str] = {}
     if onnx if onnx is not None else onnx_available():
-        paths += onnx_paths(spec, weights, backends, scratch)
+        paths += onnx_paths(spec, weights, backends, scratch, skipped)
     if len(paths) < 2:
         raise ArchspecError(
             f"check needs at least two paths to compare, found {[p.name for p in paths] or 'none'}: "
@@ -160,7 +169,7 @@ def _run_check(spec, weights, batch, atol, rtol, layers, seed, backends, extra_p
         )
     inputs = sample_inputs(spec, batch, seed)
     outputs = {p.name: p.predict(inputs) for p in paths}
-    report = CheckReport(spec.name, batch, atol, rtol, [p.name for p in paths])
+    report = CheckReport(spec.name, batch, atol, rtol, [p.name for p in paths], skipped=skipped)
     for a, b in combinations(paths, 2):
         per_output = {
             out_name: compare(x, y, atol, rtol)

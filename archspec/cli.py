@@ -255,6 +255,8 @@ def _print_report(report) -> None:
             table.add_row(f"{pair['a']} vs {pair['b']}", name, f"{result['max_abs_diff']:.3g}",
                           f"{result['max_rel_diff']:.3g}", mark)
     out.print(table)
+    for path, reason in report.skipped.items():
+        out.print(f"[yellow]not compared:[/] {path}: {escape(reason)}", highlight=False)
     if report.layers is not None:
         if report.first_divergent_layer:
             layer = next(r for r in report.layers if r["name"] == report.first_divergent_layer)

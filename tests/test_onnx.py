@@ -231,3 +231,18 @@ def test_keras_written_weights_through_export_onnx_cli(tmp_path, backend):
     expected = [np.asarray(o) for o in model(xs, training=False)]
     for got, want in zip(Session(out).predict(*xs), expected):
         np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+
+
+def test_an_exporter_that_cannot_convert_is_reported_not_fatal(tmp_path):
+    spec_file = tmp_path / "grouped.yaml"
+    spec_file.write_text("input_shape: [8, 8, 4]\nlayers:\n"
+                         "  - {type: Conv2D, filters: 6, kernel_size: 3, groups: 2, padding: same}\n"
+                         "  - {type: GlobalAveragePooling2D}\n")
+    result = runner.invoke(app, ["check", str(spec_file), "--json"])
+    data = json.loads(result.stdout)
+    assert result.exit_code == 0 and data["passed"]
+    assert "onnx:torch" in data["paths"] and "onnx:keras" not in data["paths"]
+    assert "tf2onnx" in data["skipped"]["onnx:keras"]
+    result = runner.invoke(app, ["export", "onnx", str(spec_file), "-b", "keras", "-o", str(tmp_path / "g.onnx")])
+    assert result.exit_code == 2 and "try --backend torch" in result.output
+    assert not (tmp_path / "g.onnx").exists()

@@ -139,7 +139,9 @@ def export_onnx(
     try:
         onnx.checker.check_model(data, full_check=True)
     except onnx.checker.ValidationError as exc:
-        raise ArchspecError(f"the exported ONNX model does not pass onnx.checker: {exc}") from None
+        reason = str(exc).strip().splitlines()[0]
+        hint = " (the Keras exporter, tf2onnx, cannot convert it: try --backend torch)" if backend == "keras" else ""
+        raise ArchspecError(f"the {backend} exporter's ONNX model does not pass onnx.checker: {reason}{hint}") from None
     output.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(output, data)
     return output
