@@ -437,7 +437,8 @@ def export_onnx_command(
     backend: Optional[Backend] = typer.Option(None, "--backend", "-b", help="Exporter: torch or keras (default: "
                                               "the run's backend, else torch)."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Neutral weights (default: the run's best)."),
-    opset: int = typer.Option(17, "--opset", help="ONNX opset (13-21)."),
+    opset: int = typer.Option(18, "--opset", help="ONNX opset (13-21; torch exports below 18 use the TorchScript "
+                              "exporter)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Default: exports/<name>.onnx"),
     simplify: bool = typer.Option(False, "--simplify", help="Simplify the graph with onnxslim."),
 ) -> None:

@@ -76,7 +76,7 @@ def test_boundary_names_layout_metadata_and_dynamic_batch(tmp_path, backend):
     assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim[1:]] == [13, 11, 3]  # NHWC
     session = Session(file)
     meta = session.metadata
-    assert meta["spec_name"] == "odd_two_in_two_out" and meta["backend"] == backend and meta["opset"] == "17"
+    assert meta["spec_name"] == "odd_two_in_two_out" and meta["backend"] == backend and meta["opset"] == "18"
     assert meta["data_format"] == "channels_last" and json.loads(meta["input_layout"]) == {"image": "NHWC", "meta": "NF"}
     assert meta["spec_sha256"] == spec_sha256(spec) and meta["archspec_version"] == archspec.__version__
     assert session.classes == ["a", "b", "c"]
@@ -246,3 +246,13 @@ def test_an_exporter_that_cannot_convert_is_reported_not_fatal(tmp_path):
     result = runner.invoke(app, ["export", "onnx", str(spec_file), "-b", "keras", "-o", str(tmp_path / "g.onnx")])
     assert result.exit_code == 2 and "try --backend torch" in result.output
     assert not (tmp_path / "g.onnx").exists()
+
+
+def test_torch_exports_below_opset_18_use_the_torchscript_exporter(tmp_path):
+    spec = archspec.loads(ODD_TWO_IN_TWO_OUT)
+    weights = init_weights(spec, 4, randomize_statistics=True)
+    session = Session(export_onnx(spec, weights, tmp_path / "m.onnx", backend="torch", opset=17))
+    assert session.metadata["opset"] == "17"
+    xs = sample_inputs(spec, 3, 0)
+    for a, b in zip(session.predict(*xs), native_outputs(spec, weights, xs)):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)

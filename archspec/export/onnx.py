@@ -23,7 +23,8 @@ from archspec.fileio import atomic_write_bytes
 from archspec.spec import Spec
 from archspec.weights import Weights
 
-DEFAULT_OPSET = 17
+DEFAULT_OPSET = 18
+DYNAMO_MIN_OPSET = 18  # torch.export-based exporter; below it, the TorchScript exporter
 
 
 def spec_sha256(spec: Spec) -> str:
@@ -58,6 +59,9 @@ def metadata(spec: Spec, backend: str, opset: int, extra: dict[str, Any] | None 
 
 
 def _export_torch(spec: Spec, weights: Weights, opset: int, path: Path) -> None:
+    """torch.export-based export (opset >= 18), else the (deprecated) TorchScript exporter."""
+    import logging
+
     import torch
 
     from archspec.backends.torch import build_model
@@ -65,11 +69,20 @@ def _export_torch(spec: Spec, weights: Weights, opset: int, path: Path) -> None:
     model = build_model(spec, weights).eval()
     examples = tuple(torch.zeros(2, *i.shape) for i in spec.inputs)
     names = [i.name for i in spec.inputs]
-    dynamic = {name: {0: "batch"} for name in [*names, *spec.outputs]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, examples, str(path), input_names=names, output_names=list(spec.outputs),
-                          dynamic_axes=dynamic, opset_version=opset, dynamo=False, do_constant_folding=True)
+        if opset >= DYNAMO_MIN_OPSET:
+            batch = torch.export.Dim("batch")
+            logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+            # forward(*inputs): one tuple of inputs, each with a dynamic batch axis
+            program = torch.onnx.export(model, examples, input_names=names, output_names=list(spec.outputs),
+                                        dynamic_shapes=(tuple({0: batch} for _ in names),), opset_version=opset,
+                                        dynamo=True, verbose=False, optimize=True)
+            program.save(str(path))
+        else:
+            dynamic = {name: {0: "batch"} for name in [*names, *spec.outputs]}
+            torch.onnx.export(model, examples, str(path), input_names=names, output_names=list(spec.outputs),
+                              dynamic_axes=dynamic, opset_version=opset, dynamo=False, do_constant_folding=True)
 
 
 def _export_keras(spec: Spec, weights: Weights, opset: int, path: Path) -> None:
