@@ -8,7 +8,7 @@ numbers in every backend.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 
@@ -99,10 +99,3 @@ def read_weights(path: str | Path, spec: Spec | None = None) -> Weights:
     if spec is not None:
         check_weights(spec, weights, str(path))
     return weights
-
-
-def read_metadata(path: str | Path) -> dict[str, Any]:
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="numpy") as handle:
-        return dict(handle.metadata() or {})

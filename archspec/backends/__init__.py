@@ -1,3 +1,1 @@
 """Backends turn a resolved `Spec` into framework objects. Each is imported only when used."""
-
-BACKENDS = ("keras", "torch")

@@ -7,7 +7,7 @@ outputs. Splits are drawn with a seed, so both backends see the very same sample
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,6 @@ class Data:
     val: Split | None = None
     classes: list[str] | None = None
     standardize: dict[str, list[float]] | None = None  # mean/std per feature, fitted on train
-    notes: list[str] = field(default_factory=list)
 
 
 def read_source(source: str | Path, spec: Spec | None = None) -> RawData:
@@ -131,7 +130,7 @@ def _keep(raw: RawData, keep: list[int]) -> RawData:
 
     x, y = select(raw.x, raw.y)
     classes = [raw.classes[k] for k in keep] if raw.classes else None
-    kept = RawData(raw.name, x, y, classes, raw.scale, notes=raw.notes)
+    kept = RawData(raw.name, x, y, classes, raw.scale)
     if raw.x_test is not None:
         kept.x_test, kept.y_test = select(raw.x_test, raw.y_test)
     return kept
@@ -203,4 +202,4 @@ def load_data(
         # like Keras's fit(validation_split=...): the last samples, before any shuffling
         val = train.take(np.arange(len(train) - n_val, len(train)))
         train = train.take(np.arange(len(train) - n_val))
-    return Data(raw.name, train, Split([x_test], y_test), val, spec.classes or classes, stats, raw.notes)
+    return Data(raw.name, train, Split([x_test], y_test), val, spec.classes or classes, stats)

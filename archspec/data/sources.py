@@ -12,7 +12,7 @@ import gzip
 import hashlib
 import os
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,6 @@ class RawData:
     scale: float | None = None
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- embedded data

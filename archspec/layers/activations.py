@@ -9,9 +9,6 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator
 
-ACTIVATIONS = (
-    "linear", "relu", "sigmoid", "softmax", "tanh", "elu", "selu", "gelu", "silu", "relu6", "leaky_relu",
-)
 _ALIASES = {"swish": "silu", None: "linear", "none": "linear"}
 
 ActivationName = Literal[

@@ -117,11 +117,6 @@ class Layer(BaseModel):
         return self.model_dump(exclude={"name", "inputs", "trainable"})
 
 
-def channel_axis(rank: int, data_format: DataFormat) -> int:
-    """Index of the channel axis in a per-sample shape of this rank."""
-    return 0 if data_format == "channels_first" else rank - 1
-
-
 def spatial(shape: Shape, data_format: DataFormat) -> tuple[Shape, int]:
     """(spatial dims, channels) of an image-like per-sample shape."""
     if data_format == "channels_first":

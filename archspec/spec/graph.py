@@ -67,7 +67,6 @@ class Spec:
     path: str | None = None
     base: str | None = None  # transfer learning: the base spec's file
     base_weights: str | None = None  # transfer learning: trained weights of the base layers
-    source_text: str | None = None
     _by_name: dict[str, Node] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):

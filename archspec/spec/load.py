@@ -16,17 +16,12 @@ from archspec.spec.yaml_source import Source, parse_source, read_source
 
 def load(path: str | Path) -> Spec:
     """Read a spec file and return the resolved model; ArchspecError lists every problem found."""
-    source = read_source(path)
-    spec = load_source(source, default_name=_identifier(Path(path).stem))
-    spec.source_text = Path(path).read_text(encoding="utf-8")
-    return spec
+    return load_source(read_source(path), default_name=_identifier(Path(path).stem))
 
 
 def loads(text: str, file: str = "<string>") -> Spec:
     """Like `load`, from a string."""
-    spec = load_source(parse_source(text, file), default_name="model")
-    spec.source_text = text
-    return spec
+    return load_source(parse_source(text, file), default_name="model")
 
 
 def load_source(source: Source, default_name: str) -> Spec:
