@@ -425,6 +425,26 @@ def inspect_features(
     out.print(f"wrote {target}", highlight=False)
 
 
+data_app = typer.Typer(help="Data sets that ship with archspec or that it generates.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@command("shapes", typer_app=data_app)
+def data_shapes(
+    output: Path = typer.Option(..., "--output", "-o", help="Folder to create (one sub-folder per class)."),
+    per_class: int = typer.Option(200, "--per-class", min=1, help="Images per class."),
+    size: int = typer.Option(24, "--size", min=8, help="Image width and height in pixels."),
+    seed: int = typer.Option(0, help="Random seed."),
+) -> None:
+    """Write the handwriting-style shapes (circle, rectangle, triangle) as an image folder, like seed 002's."""
+    from archspec.data.sources import shapes, write_image_folder
+
+    if output.exists() and any(output.iterdir()):
+        raise ArchspecError(f"{output} already holds files; choose a new folder")
+    write_image_folder(shapes(per_class=per_class, size=size, seed=seed), output)
+    out.print(f"wrote {3 * per_class} images to {output}/{{circle,rectangle,triangle}}", highlight=False)
+
+
 # ---------------------------------------------------------------- ONNX
 
 export_app = typer.Typer(help="Export a spec or a trained run.", no_args_is_help=True)

@@ -145,3 +145,12 @@ def test_framework_free_commands_import_no_framework():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=SPECS.parent)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_data_shapes_writes_an_image_folder_that_trains(tmp_path):
+    result = run("data", "shapes", "-o", tmp_path / "shapes", "--per-class", "3")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "shapes").iterdir()) == ["circle", "rectangle", "triangle"]
+    assert len(list((tmp_path / "shapes").rglob("*.png"))) == 9
+    again = run("data", "shapes", "-o", tmp_path / "shapes")
+    assert again.exit_code == 2 and "already holds files" in again.output
