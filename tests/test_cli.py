@@ -147,7 +147,7 @@ def test_framework_free_commands_import_no_framework():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_data_shapes_writes_an_image_folder_that_trains(tmp_path):
+def test_data_shapes_writes_an_image_folder(tmp_path):
     result = run("data", "shapes", "-o", tmp_path / "shapes", "--per-class", "3")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "shapes").iterdir()) == ["circle", "rectangle", "triangle"]
