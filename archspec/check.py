@@ -194,3 +194,31 @@ def _run_check(spec, weights, batch, atol, rtol, layers, seed, backends, extra_p
                 if not result["passed"] and report.first_divergent_layer is None:
                     report.first_divergent_layer = node.name
     return report
+
+
+def render_report(report: CheckReport) -> list:
+    """Rich renderables for a report: the pairwise table, then what was skipped, diverged and passed."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"archspec check {report.spec}: batch {report.batch}, atol {report.atol:g}, rtol {report.rtol:g}",
+                  title_justify="left")
+    for col in ("pair", "output", "max |diff|", "max rel diff", ""):
+        table.add_column(col, justify="right" if "diff" in col else "left")
+    for pair in report.pairs:
+        for name, result in pair["outputs"].items():
+            mark = "[green]ok[/]" if result["passed"] else "[red]DIFFERS[/]"
+            table.add_row(f"{pair['a']} vs {pair['b']}", name, f"{result['max_abs_diff']:.3g}",
+                          f"{result['max_rel_diff']:.3g}", mark)
+    lines: list = [table]
+    lines += [f"[yellow]not compared:[/] {path}: {escape(reason)}" for path, reason in report.skipped.items()]
+    if report.layers is not None:
+        if report.first_divergent_layer:
+            layer = next(r for r in report.layers if r["name"] == report.first_divergent_layer)
+            lines.append(f"first divergent layer: [bold]{layer['name']}[/] ({layer['type']}), "
+                         f"max |diff| {layer['max_abs_diff']:.3g}")
+        else:
+            lines.append(f"all {len(report.layers)} layers agree")
+    verdict = "[green]passed[/]" if report.passed else "[red]failed[/]"
+    lines.append(f"{verdict}: max |diff| {report.max_abs_diff:.3g} across {', '.join(report.paths)}")
+    return lines

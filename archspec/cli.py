@@ -237,35 +237,12 @@ def check(
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
     else:
-        _print_report(report)
+        from archspec.check import render_report
+
+        for line in render_report(report):
+            out.print(line, highlight=False)
     if not report.passed:
         raise CheckFailed("" if as_json else "the paths disagree beyond the tolerance")
-
-
-def _print_report(report) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"archspec check {report.spec}: batch {report.batch}, atol {report.atol:g}, rtol {report.rtol:g}",
-                  title_justify="left")
-    for col in ("pair", "output", "max |diff|", "max rel diff", ""):
-        table.add_column(col, justify="right" if "diff" in col else "left")
-    for pair in report.pairs:
-        for name, result in pair["outputs"].items():
-            mark = "[green]ok[/]" if result["passed"] else "[red]DIFFERS[/]"
-            table.add_row(f"{pair['a']} vs {pair['b']}", name, f"{result['max_abs_diff']:.3g}",
-                          f"{result['max_rel_diff']:.3g}", mark)
-    out.print(table)
-    for path, reason in report.skipped.items():
-        out.print(f"[yellow]not compared:[/] {path}: {escape(reason)}", highlight=False)
-    if report.layers is not None:
-        if report.first_divergent_layer:
-            layer = next(r for r in report.layers if r["name"] == report.first_divergent_layer)
-            out.print(f"first divergent layer: [bold]{layer['name']}[/] ({layer['type']}), "
-                      f"max |diff| {layer['max_abs_diff']:.3g}", highlight=False)
-        else:
-            out.print(f"all {len(report.layers)} layers agree", highlight=False)
-    verdict = "[green]passed[/]" if report.passed else "[red]failed[/]"
-    out.print(f"{verdict}: max |diff| {report.max_abs_diff:.3g} across {', '.join(report.paths)}", highlight=False)
 
 
 # ---------------------------------------------------------------- training
@@ -291,7 +268,9 @@ def train(
 
     if spec_path is None and resume is None:
         spec_path = DEFAULT_SPEC
-    progress = _TrainingProgress()
+    from archspec.train.progress import TrainingProgress
+
+    progress = TrainingProgress(out, err)
     try:
         with progress:
             directory, metrics = run_training(
@@ -304,45 +283,6 @@ def train(
                   "continue with --resume")
         raise typer.Exit(130) from None
     _print_metrics(directory, metrics)
-
-
-class _TrainingProgress:
-    """A live rich progress bar: loss and metrics per batch, a line per epoch."""
-
-    def __init__(self):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TextColumn("{task.fields[logs]}"), console=out, transient=True)
-        self.task = None
-        self.run_dir = None
-
-    def __enter__(self):
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self.progress.__exit__(*exc)
-
-    @staticmethod
-    def _fmt(logs: dict) -> str:
-        return "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k not in ("epoch", "seconds", "learning_rate"))
-
-    def event(self, kind: str, info: dict) -> None:
-        if kind == "warning":
-            err.print(f"[yellow]warning:[/] {escape(info['message'])}", highlight=False)
-        elif kind == "epoch_start":
-            if self.task is not None:
-                self.progress.remove_task(self.task)
-            self.task = self.progress.add_task("train", total=info["steps"], epoch=f"{info['epoch']}/{info['epochs']}",
-                                               logs="")
-        elif kind == "batch" and self.task is not None:
-            self.progress.update(self.task, completed=info["step"], logs=self._fmt(info["logs"]))
-        elif kind == "epoch_end":
-            logs = info["logs"]
-            mark = " [green]*best[/]" if info["best"] else ""
-            self.progress.console.print(f"epoch {info['epoch']:>3}/{info['epochs']}  {self._fmt(logs)}  "
-                                        f"({logs['seconds']:.1f}s){mark}", highlight=False)
 
 
 def _print_metrics(directory: Path, metrics: dict) -> None:
