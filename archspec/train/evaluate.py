@@ -85,8 +85,7 @@ def feature_maps(run: str | Path, layer: str, image: Path) -> tuple[Path, np.nda
     else:
         from archspec.backends.keras import build_model, layer_outputs
     model = build_model(spec, weights)
-    maps = layer_outputs(model, spec, [sample])[layer][0] if backend == "keras" else \
-        layer_outputs(model, spec, [sample])[layer][0]
+    maps = layer_outputs(model, spec, [sample])[layer][0]
     shown = sample[0]
     if spec.data_format == "channels_first":
         maps, shown = np.moveaxis(maps, 0, -1), np.moveaxis(shown, 0, -1)

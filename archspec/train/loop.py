@@ -112,27 +112,24 @@ class EpochHooks:
     def __init__(self, trainer: "Trainer", epochs: int):
         self.trainer, self.epochs = trainer, epochs
         self.steps = trainer.steps()
-        self._order: np.ndarray | None = None
-        self._epoch = -1
+        self._epoch = -1  # the epoch being trained (progress and callbacks)
         self._started = 0.0
-        self._epoch_cached, self._order_cached = -1, None
+        self._order_epoch, self._order = -1, None  # the sample order of the epoch last read from
 
     def start(self, epoch: int) -> None:
-        self._epoch, self._order, self._started = epoch, self.trainer._order(epoch), time.perf_counter()
+        self._epoch, self._started = epoch, time.perf_counter()
         self.trainer.on_event("epoch_start", {"epoch": epoch + 1, "epochs": self.epochs, "steps": self.steps})
 
-    def batch(self, index: int):
-        return self.trainer.batch(self._epoch, index, self._order)
-
     def batch_of(self, epoch: int, index: int):
-        """Batch `index` of any epoch (for a backend that reads ahead across epochs)."""
-        if epoch != self._epoch_cached:
-            self._epoch_cached, self._order_cached = epoch, self.trainer._order(epoch)
-        return self.trainer.batch(epoch, index, self._order_cached)
+        """Batch `index` of any epoch (a backend may read ahead across epochs)."""
+        if epoch != self._order_epoch:
+            self._order_epoch, self._order = epoch, self.trainer._order(epoch)
+        return self.trainer.batch(epoch, index, self._order)
 
     def batches(self):
+        """The batches of the epoch being trained."""
         for index in range(self.steps):
-            yield self.batch(index)
+            yield self.batch_of(self._epoch, index)
 
     def after_batch(self, index: int, logs: dict[str, float]) -> None:
         if not math.isfinite(logs.get("loss", 0.0)):
@@ -181,13 +178,13 @@ class Trainer:
 
     # ------------------------------------------------------------------ files
 
-    def write_spec(self) -> None:
+    def write_spec(self, data_source: str | None = None) -> None:
         from archspec.spec.resolved import resolved_yaml
 
         atomic_write_text(self.run_dir / "spec.yaml", resolved_yaml(self.spec, self.training))
         info = {"archspec_version": __version__, "backend": self.backend_name, "spec": self.spec.name,
                 "data": self.data.name, "classes": self.data.classes, "standardize": self.data.standardize,
-                "training": self.training.model_dump(mode="json")}
+                "training": self.training.model_dump(mode="json"), "data_source": data_source}
         atomic_write_text(self.run_dir / "run.json", json.dumps(info, indent=2))
 
     def _save_epoch(self, weights: Weights, best: bool) -> None:

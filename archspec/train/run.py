@@ -89,8 +89,7 @@ def train(
     if resume is not None:
         trainer.resume()
     else:
-        trainer.write_spec()
-        _record_source(directory, data_source or training.data)
+        trainer.write_spec(data_source or training.data)
     if directory.parent.name == "runs" or run_dir is None:
         point_latest(directory)
     try:
@@ -109,13 +108,3 @@ def _relative_to_spec(source: str | None, spec: Spec) -> str | None:
         return source
     candidate = Path(spec.path).parent / source
     return str(candidate.resolve()) if candidate.exists() else source
-
-
-def _record_source(directory: Path, source: str | None) -> None:
-    import json
-
-    from archspec.fileio import atomic_write_text
-
-    info = json.loads((directory / "run.json").read_text())
-    info["data_source"] = source
-    atomic_write_text(directory / "run.json", json.dumps(info, indent=2))
