@@ -52,6 +52,19 @@ outputs: [label, score]
 """
 
 
+def randomize_batch_norm(model, seed: int = 0, spread: float = 0.1) -> None:
+    """Move every Keras BatchNormalization's gamma/beta and moving statistics off their neutral values."""
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, spread, beta.shape),
+                               rng.normal(0, spread, mean.shape), rng.uniform(0.5, 1.5, var.shape)])
+
+
 @pytest.fixture
 def write_spec(tmp_path):
     """Write YAML text to a spec file and return its path."""

@@ -15,7 +15,7 @@ from archspec.check import run_check, sample_inputs
 from archspec.cli import app
 import archspec.weights
 from archspec.weights import init_weights, read_weights
-from conftest import ODD_STRIDE2_SAME, SPECS, TWO_IN_TWO_OUT, needs_both
+from conftest import ODD_STRIDE2_SAME, SPECS, TWO_IN_TWO_OUT, needs_both, randomize_batch_norm
 
 pytestmark = needs_both
 ALL_SPECS = sorted(SPECS.glob("*.yaml"))
@@ -36,12 +36,7 @@ def test_resnet50_with_keras_written_weights_agrees_in_both_backends(tmp_path):
 
     spec = archspec.load(SPECS / "keras_applications" / "resnet50.yaml")
     reference = keras.applications.ResNet50(weights=None)  # Keras's own model and initialisation
-    rng = np.random.default_rng(0)
-    for layer in reference.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
-                               rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, var.shape)])
+    randomize_batch_norm(reference)
     # keras.applications names conv2_block1_0_conv; our blocks name it conv2/block1/0_conv
     keyed = {layer.name: layer for layer in reference.layers}
     weights = {}
@@ -190,12 +185,7 @@ def test_weight_round_trip_is_bit_exact(tmp_path):
 def test_keras_written_weights_with_random_statistics_give_keras_outputs(tmp_path):
     spec = archspec.load(SPECS / "resnet_cifar.yaml")
     keras_model = archspec.build(spec, "keras")
-    rng = np.random.default_rng(7)
-    for layer in keras_model.layers:
-        if layer.__class__.__name__ == "BatchNormalization":
-            layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype("float32") if i in (0, 3)
-                               else rng.normal(0, 0.3, w.shape).astype("float32")
-                               for i, w in enumerate(layer.get_weights())])
+    randomize_batch_norm(keras_model, seed=7, spread=0.3)
     archspec.save_weights(keras_model, tmp_path / "w.safetensors")
     x = sample_inputs(spec, 4, 1)
     expected = np.asarray(keras_model(x[0], training=False))

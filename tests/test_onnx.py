@@ -17,7 +17,7 @@ from archspec.cli import app
 from archspec.export.onnx import export_onnx, spec_sha256
 from archspec.onnx import Session
 from archspec.weights import init_weights, write_weights
-from conftest import SPECS, needs_both
+from conftest import SPECS, needs_both, randomize_batch_norm
 
 pytestmark = needs_both
 runner = CliRunner()
@@ -91,16 +91,10 @@ def test_boundary_names_layout_metadata_and_dynamic_batch(tmp_path, backend):
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["torch", "keras"])
 def test_resnet50_with_keras_weights_through_export_onnx(tmp_path, backend):
-    import keras
 
     spec = archspec.load(SPECS / "keras_applications" / "resnet50.yaml")
     model = archspec.build(spec, "keras")
-    rng = np.random.default_rng(0)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            g, b, m, v = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, g.shape), rng.normal(0, 0.1, b.shape),
-                               rng.normal(0, 0.1, m.shape), rng.uniform(0.5, 1.5, v.shape)])
+    randomize_batch_norm(model)
     archspec.save_weights(model, tmp_path / "w.safetensors")
     out = tmp_path / "resnet50.onnx"
     result = runner.invoke(app, ["export", "onnx", str(SPECS / "keras_applications" / "resnet50.yaml"), "-b", backend,
@@ -210,18 +204,12 @@ def test_export_errors(tmp_path):
 @pytest.mark.parametrize("backend", ["torch", "keras"])
 def test_keras_written_weights_through_export_onnx_cli(tmp_path, backend):
     """Weights written by Keras itself (its own initialisation, random BN statistics) -> export -> ORT == Keras."""
-    import keras
 
     spec_file = tmp_path / "odd.yaml"
     spec_file.write_text(ODD_TWO_IN_TWO_OUT)
     spec = archspec.load(spec_file)
     model = archspec.build(spec, "keras")
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            g, b, m, v = layer.get_weights()
-            rng = np.random.default_rng(3)
-            layer.set_weights([rng.uniform(0.5, 1.5, g.shape), rng.normal(0, 0.2, b.shape),
-                               rng.normal(0, 0.2, m.shape), rng.uniform(0.5, 1.5, v.shape)])
+    randomize_batch_norm(model, seed=3, spread=0.2)
     archspec.save_weights(model, tmp_path / "w.safetensors")
     out = tmp_path / "odd.onnx"
     result = runner.invoke(app, ["export", "onnx", str(spec_file), "-b", backend, "-w", str(tmp_path / "w.safetensors"),
