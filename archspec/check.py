@@ -23,7 +23,7 @@ def onnx_available() -> bool:
 
 
 def onnx_paths(spec: Spec, weights: Weights, backends: list[str], scratch: str,
-               skipped: dict[str, str]) -> list[Path]:
+               skipped: dict[str, str]) -> list[ComputePath]:
     """onnxruntime on each backend's ONNX export; an exporter that cannot convert the spec is
     recorded in `skipped` (with its reason) rather than failing the whole check."""
     from archspec.export.onnx import export_onnx
@@ -37,7 +37,7 @@ def onnx_paths(spec: Spec, weights: Weights, backends: list[str], scratch: str,
             skipped[f"onnx:{backend}"] = exc.problems[0].message
             continue
         session = Session(file)
-        paths.append(Path(f"onnx:{backend}", lambda xs, s=session: s.predict(*xs)))
+        paths.append(ComputePath(f"onnx:{backend}", lambda xs, s=session: s.predict(*xs)))
     return paths
 
 
@@ -68,7 +68,7 @@ def compare(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> dict[str,
 
 
 @dataclass
-class Path:
+class ComputePath:
     """One way of computing the spec: name -> (predict outputs, per-layer outputs or None)."""
 
     name: str
@@ -114,20 +114,20 @@ class CheckReport:
         }
 
 
-def backend_paths(spec: Spec, weights: Weights, backends: list[str]) -> list[Path]:
+def backend_paths(spec: Spec, weights: Weights, backends: list[str]) -> list[ComputePath]:
     paths = []
     for name in backends:
         if name == "keras":
             from archspec.backends import keras as kb
 
             model = kb.build_model(spec, weights)
-            paths.append(Path("keras", lambda xs, m=model: kb.predict(m, xs),
+            paths.append(ComputePath("keras", lambda xs, m=model: kb.predict(m, xs),
                               lambda xs, m=model: kb.layer_outputs(m, spec, xs)))
         elif name == "torch":
             from archspec.backends import torch as tb
 
             model = tb.build_model(spec, weights)
-            paths.append(Path("torch", lambda xs, m=model: tb.predict(m, xs),
+            paths.append(ComputePath("torch", lambda xs, m=model: tb.predict(m, xs),
                               lambda xs, m=model: tb.layer_outputs(m, spec, xs)))
     return paths
 
@@ -142,7 +142,7 @@ def run_check(
     layers: bool = False,
     seed: int = 0,
     backends: list[str] | None = None,
-    extra_paths: list[Path] | None = None,
+    extra_paths: list[ComputePath] | None = None,
     onnx: bool | None = None,
 ) -> CheckReport:
     """`onnx`: also compare onnxruntime on each backend's export (default: when onnxruntime is installed)."""

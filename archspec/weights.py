@@ -15,7 +15,7 @@ import numpy as np
 from archspec import __version__
 from archspec.errors import ArchspecError
 from archspec.fileio import atomic_path
-from archspec.layers.initializers import distribution
+from archspec.initializers import distribution
 from archspec.spec import Spec
 
 FORMAT = "archspec-neutral-1"

@@ -75,20 +75,20 @@ def test_check_on_specs_written_by_others(text):
 
 
 def test_check_layers_names_the_first_divergent_layer(monkeypatch):
-    from archspec.backends.torch import layers as torch_layers
+    from archspec.layers.pooling.average_pooling2d import AveragePooling2D
 
     spec = archspec.loads(ODD_STRIDE2_SAME)
-    original = torch_layers.AveragePooling2D.forward
-    monkeypatch.setattr(torch_layers.AveragePooling2D, "forward", lambda self, x: original(self, x) * 1.01)
+    original = AveragePooling2D.torch_forward
+    monkeypatch.setattr(AveragePooling2D, "torch_forward", lambda self, module, x: original(self, module, x) * 1.01)
     report = run_check(spec, batch=2, layers=True)
     assert not report.passed
     assert report.first_divergent_layer == "average_pooling2d"
 
 
 def test_check_exit_code_is_1_when_paths_disagree(monkeypatch, tmp_path):
-    from archspec.backends.torch import layers as torch_layers
+    from archspec.backends.torch import ops
 
-    monkeypatch.setattr(torch_layers, "activation_fn", lambda name, dim=-1: (lambda x: x))  # break every activation
+    monkeypatch.setattr(ops, "activation", lambda name, dim=-1: (lambda x: x))  # break every activation
     path = tmp_path / "mlp.yaml"
     path.write_text("input_shape: [4]\nlayers:\n  - {type: Dense, units: 3, activation: tanh}\n")
     result = CliRunner().invoke(app, ["check", str(path), "--json"])

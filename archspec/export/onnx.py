@@ -1,7 +1,7 @@
 """ONNX export from either backend, with the spec's names, layout and metadata.
 
-torch: `torch.onnx.export` (the TorchScript exporter, which handles archspec's graph
-executor); keras: `model.export(format="onnx")` (tf2onnx). Both files get the spec's input
+torch: `torch.onnx.export` through `torch.export` (opset 18 and above, the default), or the
+TorchScript exporter below opset 18; keras: `model.export(format="onnx")` (tf2onnx). Both files get the spec's input
 and output names, a dynamic batch axis named `batch`, and metadata a consumer needs.
 Every file passes `onnx.checker` with full shape inference before it is written.
 """
@@ -74,8 +74,9 @@ def _export_torch(spec: Spec, weights: Weights, opset: int, path: Path) -> None:
         if opset >= DYNAMO_MIN_OPSET:
             batch = torch.export.Dim("batch")
             logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-            # forward(*inputs): one tuple of inputs, each with a dynamic batch axis
-            program = torch.onnx.export(model, examples, input_names=names, output_names=list(spec.outputs),
+            # forward(*inputs): one tuple of inputs, each with a dynamic batch axis. Outputs are
+            # named afterwards (_rename_boundary): the exporter would reuse names of its own values
+            program = torch.onnx.export(model, examples, input_names=names,
                                         dynamic_shapes=(tuple({0: batch} for _ in names),), opset_version=opset,
                                         dynamo=True, verbose=False, optimize=True)
             program.save(str(path))
@@ -104,17 +105,33 @@ def _export_keras(spec: Spec, weights: Weights, opset: int, path: Path) -> None:
 
 
 def _rename_boundary(model, spec: Spec) -> None:
-    """Spec names for the graph's outputs (tf2onnx calls them Identity:0, ...) and `batch` for the batch axis."""
+    """Spec names for the graph's outputs (tf2onnx calls them Identity:0, ...) and `batch` for the batch axis.
+
+    An internal value that already bears a spec output's name (torch.export names values
+    after their ops: conv1d, conv1d_1, ...) is renamed first, so the graph stays in SSA form.
+    """
     graph = model.graph
     renames = {}
     for output, name in zip(graph.output, spec.outputs):
         if output.name != name:
             renames[output.name] = name
+    taken = {n for node in graph.node for n in [*node.input, *node.output]}
+    taken |= {i.name for i in graph.initializer} | {v.name for v in graph.value_info}
+    for target in set(renames.values()) & taken:
+        if target in renames:
+            continue
+        fresh, n = f"{target}__inner", 1
+        while fresh in taken:
+            fresh, n = f"{target}__inner{n}", n + 1
+        renames[target] = fresh
     for node in graph.node:
         node.output[:] = [renames.get(n, n) for n in node.output]
         node.input[:] = [renames.get(n, n) for n in node.input]
-    for value in [*graph.input, *graph.output]:
+    for initializer in graph.initializer:
+        initializer.name = renames.get(initializer.name, initializer.name)
+    for value in [*graph.input, *graph.output, *graph.value_info]:
         value.name = renames.get(value.name, value.name)
+    for value in [*graph.input, *graph.output]:
         dims = value.type.tensor_type.shape.dim
         if dims and not dims[0].HasField("dim_value"):
             dims[0].dim_param = "batch"

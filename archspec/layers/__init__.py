@@ -1,15 +1,27 @@
-"""The layer catalogue. Importing this package registers every layer type.
+"""The layer catalogue: one module per layer type, registered when this package is imported.
 
-To add a layer type: write its config class (params, shape rule, weights, MACs) in the
-module of its family here, decorate it with `@register("KerasName")`, then add its
-computation to each backend (`archspec/backends/*/layers.py`).
+To add a layer type, write one module in the family's folder (e.g. `convolutional/`): a
+pydantic config class decorated with `@register("KerasName")`, with its shape rule,
+weights (Keras's layout, and how PyTorch holds them), MACs, examples and PyTorch forward.
+It is found and registered by itself; the contract test runs its examples in every backend.
 """
 
-from archspec.layers import convolutional, core, merging, normalization, pooling, reshaping  # noqa: F401
-from archspec.layers.base import Layer, Shape, ShapeError, Weight, snake_case
-from archspec.layers.registry import LAYERS, all_type_names, canonical_type, layer_class, register
+import importlib
+import pkgutil
+
+from archspec.layers.base import Example, Layer, Shape, ShapeError, Weight, snake_case
+from archspec.layers.registry import LAYERS, canonical_type, layer_class, list_layers, register
+
+
+def _register_all() -> None:
+    for info in pkgutil.walk_packages(__path__, prefix=f"{__name__}."):
+        if not info.ispkg:
+            importlib.import_module(info.name)
+
+
+_register_all()
 
 __all__ = [
-    "LAYERS", "Layer", "Shape", "ShapeError", "Weight", "all_type_names", "canonical_type", "layer_class",
+    "LAYERS", "Example", "Layer", "Shape", "ShapeError", "Weight", "canonical_type", "layer_class", "list_layers",
     "register", "snake_case",
 ]

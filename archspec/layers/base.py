@@ -1,21 +1,30 @@
-"""The contract every layer type fulfils: its config, its shape rule, its weights, its cost.
+"""The contract every layer type fulfils: its config, its shape rule, its weights, its cost,
+its examples and its PyTorch forward.
 
-A layer type is one pydantic model registered under its Keras 3 class name. Everything
-that needs no framework (validation, shape inference, parameter and MAC counts, the
-JSON Schema) is derived from that one class; backends only add the computation.
+A layer type is one pydantic model registered under its Keras 3 class name, in one module
+of this package. Everything that needs no framework (validation, shape inference,
+parameter and MAC counts, the JSON Schema) is derived from that one class. The PyTorch
+computation is a method of the same class, importing torch only when it runs; the Keras
+layer is `keras.layers.<Type>(**config)` unless a class says otherwise.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, Union
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
+
+import numpy as np
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
 Shape = tuple[int, ...]  # per-sample shape, batch axis excluded
 DataFormat = Literal["channels_last", "channels_first"]
+TorchLayout = Literal["channels_first", "spec", "any"]
 
 
 class ShapeError(ValueError):
@@ -24,36 +33,110 @@ class ShapeError(ValueError):
 
 @dataclass(frozen=True)
 class Weight:
-    """One weight tensor of a layer, in Keras's layout (the neutral layout)."""
+    """One weight tensor of a layer, in Keras's layout (the neutral layout), and how PyTorch holds it.
 
-    name: str  # kernel, bias, gamma, beta, moving_mean, moving_variance
+    `name` is the Keras variable's path inside its layer (`kernel`, `lstm_cell/bias`). PyTorch
+    holds the array as attribute `torch_name` (a parameter, or a buffer when not trainable),
+    transposed by `torch_permute` and then reshaped to `torch_shape`.
+    """
+
+    name: str
     shape: Shape
     initializer: str
     trainable: bool = True
+    torch_name: str | None = None
+    torch_permute: tuple[int, ...] | None = None
+    torch_shape: Shape | None = None
 
     @property
     def size(self) -> int:
         return math.prod(self.shape)
 
+    @property
+    def attribute(self) -> str:
+        """The attribute of the PyTorch module that holds this weight."""
+        return self.torch_name or self.name.replace("/", "_")
+
+    def to_torch(self, array: np.ndarray) -> np.ndarray:
+        """Keras's layout -> PyTorch's."""
+        if self.torch_permute is not None:
+            array = np.transpose(array, self.torch_permute)
+        if self.torch_shape is not None:
+            array = array.reshape(self.torch_shape)
+        return np.ascontiguousarray(array, dtype=np.float32)
+
+    def from_torch(self, array: np.ndarray) -> np.ndarray:
+        """PyTorch's layout -> Keras's."""
+        if self.torch_permute is not None:
+            permuted = tuple(self.shape[axis] for axis in self.torch_permute)
+            array = np.transpose(array.reshape(permuted), np.argsort(self.torch_permute))
+        return np.ascontiguousarray(array.reshape(self.shape), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Example:
+    """A configuration of a layer type that the contract test runs in every backend.
+
+    `inputs` are per-sample shapes written for channels_last; under channels_first the
+    channel axis moves first (for inputs of rank 2 or more). `onnx_keras=False` marks what
+    tf2onnx cannot convert (that exporter refuses it with a message).
+    """
+
+    config: dict[str, Any]
+    inputs: tuple[Shape, ...]
+    data_formats: tuple[DataFormat, ...] = ("channels_last", "channels_first")
+    onnx_keras: bool = True
+    keras_gradient: bool = True  # False where Keras's own gradient is wrong (the note says why)
+    note: str = ""
+
+    def input_shapes(self, data_format: DataFormat) -> list[Shape]:
+        if data_format == "channels_last":
+            return [tuple(s) for s in self.inputs]
+        return [(s[-1], *s[:-1]) if len(s) >= 2 else tuple(s) for s in self.inputs]
+
 
 # ---------------------------------------------------------------- value types
 
 
-def _int_pair(value: Any) -> Any:
+def _ints(value: Any) -> Any:
     if isinstance(value, bool):
-        raise ValueError("expected an integer or a pair of integers, not a boolean")
+        raise ValueError("expected an integer or a list of integers, not a boolean")
     if isinstance(value, int):
-        return (value, value)
-    if isinstance(value, (list, tuple)) and len(value) == 1:
-        return (value[0], value[0])
+        return (value,)
+    if isinstance(value, list):
+        return tuple(value)
     return value
 
 
+PositiveInt = Annotated[int, Field(strict=True, ge=1)]
+IntTuple = Annotated[
+    tuple[PositiveInt, ...],
+    BeforeValidator(_ints, json_schema_input_type=Union[int, Annotated[list[int], Field(min_length=1, max_length=3)]]),
+]
+"""An int or one int per spatial axis, like Keras's kernel_size, strides and pool_size.
+
+Fields of this type are expanded to the layer's rank by `Layer._expand_tuples`."""
+
+
+def expand_tuple(value: tuple[int, ...], rank: int, field_name: str) -> tuple[int, ...]:
+    """Keras's standardize_tuple: one int stands for all `rank` axes."""
+    if len(value) == 1:
+        return value * rank
+    if len(value) != rank:
+        raise ValueError(f"{field_name} needs 1 or {rank} integers, got {len(value)}")
+    return value
+
+
+def _int_pair(value: Any) -> Any:
+    value = _ints(value)
+    return value * 2 if isinstance(value, tuple) and len(value) == 1 else value
+
+
 IntPair = Annotated[
-    tuple[Annotated[int, Field(strict=True, ge=1)], Annotated[int, Field(strict=True, ge=1)]],
+    tuple[PositiveInt, PositiveInt],
     BeforeValidator(_int_pair, json_schema_input_type=Union[int, Annotated[list[int], Field(min_length=1, max_length=2)]]),
 ]
-"""An int or a pair of ints, like Keras's kernel_size, strides and pool_size."""
+"""An int or a pair of ints."""
 
 
 def _lower(value: Any) -> Any:
@@ -79,7 +162,9 @@ def snake_case(class_name: str) -> str:
 class Layer(BaseModel):
     """Base of every layer config. Subclasses add Keras's parameters as fields."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build: a model's validator is built on its first use, so that registering the
+    # whole catalogue costs little for a spec that uses a handful of types
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     # set by @register
     type_name: ClassVar[str] = ""
@@ -87,6 +172,12 @@ class Layer(BaseModel):
     # how many inputs the layer takes
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 1
+    # configurations the contract test runs through every backend (tests/test_layer_contract.py)
+    examples: ClassVar[tuple[Example, ...]] = ()
+    # draws random numbers while training (Dropout & co.): no training-step comparison
+    stochastic: ClassVar[bool] = False
+    # the layout the PyTorch forward wants its image-like inputs in (see torch_layout)
+    torch_layout_default: ClassVar[TorchLayout] = "any"
 
     name: LayerName | None = Field(None, description="Unique layer name; generated the Keras way when missing.")
     inputs: str | list[str] | None = Field(
@@ -112,9 +203,43 @@ class Layer(BaseModel):
     def activation_name(self) -> str:
         return getattr(self, "activation", "linear")
 
-    def config(self) -> dict[str, Any]:
-        """The layer's own parameters, without the graph wiring."""
+    # --- PyTorch (torch is imported by these methods only) ---
+
+    def torch_layout(self, input_shapes: list[Shape], data_format: DataFormat) -> TorchLayout:
+        """How the PyTorch forward wants inputs of rank 2 or more (batch excluded):
+
+        - "channels_first": channels on dim 1, whatever the spec's data_format (convolutions,
+          pooling, padding, channel-wise normalisation): PyTorch's native layout;
+        - "spec": the spec's own layout (Flatten order, Dense on the last axis, Reshape);
+        - "any": either (elementwise layers), so no transpose is inserted for them.
+        """
+        return self.torch_layout_default
+
+    def torch_setup(self, module: Any, input_shapes: list[Shape], data_format: DataFormat) -> None:
+        """Precompute what the forward needs (paddings, axes) and keep it on `module`.
+
+        `module` is the generic `nn.Module` that holds this layer's weights as attributes
+        (`Weight.attribute`); its `internal_channels_first` says whether a channels_last
+        spec's tensors reach this layer channels-first.
+        """
+
+    def torch_forward(self, module: Any, *inputs: "torch.Tensor") -> "torch.Tensor":
+        """The layer's computation before its activation (the module applies `activation`)."""
+        if len(inputs) == 1:
+            return inputs[0]
+        raise NotImplementedError(f"{self.type_name} has no PyTorch forward")
+
+    # --- Keras (keras is imported by these methods only) ---
+
+    def keras_config(self, data_format: DataFormat) -> dict[str, Any]:
+        """Keyword arguments of `keras.layers.<type_name>`: the layer's own parameters."""
         return self.model_dump(exclude={"name", "inputs", "trainable"})
+
+    def keras_layer(self, data_format: DataFormat, name: str):
+        """The Keras layer object; generic, overridden only where Keras needs it."""
+        from archspec.backends.keras.layers import generic_layer
+
+        return generic_layer(self, data_format, name)
 
 
 def spatial(shape: Shape, data_format: DataFormat) -> tuple[Shape, int]:

@@ -17,6 +17,8 @@ def register(type_name: str, *aliases: str):
     """Class decorator: make a layer type available in specs under its Keras name."""
 
     def decorate(cls: L) -> L:
+        if type_name in LAYERS:
+            raise ValueError(f"layer type {type_name} is registered twice")
         cls.type_name = type_name
         cls.aliases = aliases
         LAYERS[type_name] = cls
@@ -39,5 +41,6 @@ def layer_class(name: str) -> type[Layer]:
     return LAYERS[canonical]
 
 
-def all_type_names() -> list[str]:
-    return sorted(_ALIASES)
+def list_layers() -> list[str]:
+    """Canonical type names of every registered layer, sorted."""
+    return sorted(LAYERS)

@@ -9,7 +9,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from archspec.backends.keras.layers import FACTORIES  # noqa: E402
 from archspec.errors import ArchspecError  # noqa: E402
 from archspec.spec import Spec  # noqa: E402
 from archspec.weights import Weights, check_weights  # noqa: E402
@@ -25,12 +24,9 @@ def spec_name(name: str) -> str:
 
 
 def build_model(spec: Spec, weights: Weights | None = None) -> keras.Model:
-    missing = sorted({n.type for n in spec.nodes if n.type not in FACTORIES})
-    if missing:
-        raise ArchspecError(f"the Keras backend cannot build layer type(s) {', '.join(missing)}")
     tensors = {i.name: keras.Input(shape=i.shape, name=i.name) for i in spec.inputs}
     for node in spec.nodes:
-        layer = FACTORIES[node.type](node.layer, spec.data_format, keras_name(node.name))
+        layer = node.layer.keras_layer(spec.data_format, keras_name(node.name))
         args = [tensors[r] for r in node.inputs]
         tensors[node.name] = layer(args if node.layer.max_inputs != 1 else args[0])
         if not node.trainable:
@@ -60,17 +56,37 @@ def layer_outputs(model: keras.Model, spec: Spec, arrays: list[np.ndarray]) -> d
     return {n.name: np.asarray(o) for n, o in zip(spec.nodes, outputs)}
 
 
+def _variables(model: keras.Model, node) -> dict[str, "keras.Variable"]:
+    """A layer's Keras variables by their path inside the layer (the neutral key's second part)."""
+    layer = model.get_layer(keras_name(node.name))
+    prefix = layer.name + "/"
+    return {v.path.removeprefix(prefix): v for v in layer.weights}
+
+
 def get_weights(model: keras.Model, spec: Spec) -> Weights:
     weights: Weights = {}
     for node in spec.nodes:
-        values = model.get_layer(keras_name(node.name)).get_weights()
-        for weight, value in zip(node.weights, values):
-            weights[f"{node.name}/{weight.name}"] = np.asarray(value, dtype=np.float32)
+        variables = _variables(model, node)
+        for weight in node.weights:
+            weights[f"{node.name}/{weight.name}"] = np.asarray(variables[weight.name], dtype=np.float32)
     return weights
 
 
 def set_weights(model: keras.Model, spec: Spec, weights: Weights) -> None:
+    """Assign every weight by its name, after checking that the file and the model agree."""
     check_weights(spec, weights)
     for node in spec.nodes:
-        if node.weights:
-            model.get_layer(keras_name(node.name)).set_weights([weights[f"{node.name}/{w.name}"] for w in node.weights])
+        if not node.weights:
+            continue
+        variables = _variables(model, node)
+        expected = {w.name for w in node.weights}
+        problems = [f"the Keras layer has no variable '{node.name}/{k}'" for k in sorted(expected - set(variables))]
+        problems += [f"the spec does not describe Keras variable '{node.name}/{k}'" for k in sorted(set(variables) - expected)]
+        for key, variable in variables.items():
+            if key in expected and tuple(variable.shape) != tuple(weights[f"{node.name}/{key}"].shape):
+                problems.append(f"Keras variable '{node.name}/{key}' has shape {list(variable.shape)}, "
+                                f"the weights have {list(weights[f'{node.name}/{key}'].shape)}")
+        if problems:
+            raise ArchspecError("; ".join(problems))
+        for key in expected:
+            variables[key].assign(weights[f"{node.name}/{key}"])

@@ -10,53 +10,57 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from archspec.backends.torch.layers import MODULES, ArchspecLayer
+from archspec.backends.torch.module import LayerModule
 from archspec.errors import ArchspecError
 from archspec.spec import Spec
 from archspec.weights import Weights, check_weights
 
-_TO_NCHW = (0, 3, 1, 2)
-_TO_NHWC = (0, 2, 3, 1)
+
+def to_channels_first(rank: int) -> tuple[int, ...]:
+    """Permutation of a batched tensor with `rank` per-sample axes: (N, ..., C) -> (N, C, ...)."""
+    return (0, rank, *range(1, rank))
+
+
+def to_channels_last(rank: int) -> tuple[int, ...]:
+    return (0, *range(2, rank + 1), 1)
 
 
 class ArchspecModel(nn.Module):
     def __init__(self, spec: Spec):
         super().__init__()
-        missing = sorted({n.type for n in spec.nodes if n.type not in MODULES})
-        if missing:
-            raise ArchspecError(f"the PyTorch backend cannot build layer type(s) {', '.join(missing)}")
         self.spec = spec
         self.layers = nn.ModuleDict()
         channels_last = spec.data_format == "channels_last"
-        # internal[name]: the tensor is a channels_last image held as NCHW inside the model
+        # internal[name]: the tensor is a channels_last spec's tensor held channels-first
         internal = {i.name: False for i in spec.inputs}
         rank = {i.name: len(i.shape) for i in spec.inputs}
-        self._plan: list[tuple[str, ArchspecLayer, list[tuple[str, tuple | None]]]] = []
+        self._plan: list[tuple[str, LayerModule, list[tuple[str, tuple | None]]]] = []
         for node in spec.nodes:
-            layer = MODULES[node.type](node.layer, node.input_shapes, spec.data_format)
-            self.layers[node.name] = layer
-            if not node.trainable:
-                layer.requires_grad_(False)
-            want = layer.layout
+            want = node.layer.torch_layout(node.input_shapes, spec.data_format)
             if want == "any":  # keep the inputs' layout, unless they disagree
                 flags = {internal[r] for r in node.inputs}
-                want = "image" if flags == {True} else "spec"
+                want = "channels_first" if flags == {True} else "spec"
             steps = []
             for ref in node.inputs:
                 permute = None
-                if channels_last and rank[ref] == 3:
-                    if want == "image" and not internal[ref]:
-                        permute = _TO_NCHW
+                if channels_last and rank[ref] >= 2:
+                    if want == "channels_first" and not internal[ref]:
+                        permute = to_channels_first(rank[ref])
                     elif want == "spec" and internal[ref]:
-                        permute = _TO_NHWC
+                        permute = to_channels_last(rank[ref])
                 steps.append((ref, permute))
+            inside = channels_last and want == "channels_first"
+            layer = LayerModule(node.layer, node.input_shapes, spec.data_format, inside)
+            self.layers[node.name] = layer
+            if not node.trainable:
+                layer.requires_grad_(False)
             self._plan.append((node.name, layer, steps))
             rank[node.name] = len(node.output_shape)
-            internal[node.name] = channels_last and want == "image" and rank[node.name] == 3
+            internal[node.name] = inside and rank[node.name] >= 2
         self._internal = internal
         self._logit_outputs = {
             o for o in spec.outputs
-            if spec.node(o).layer.activation_name in ("softmax", "sigmoid") and hasattr(self.layers[o], "pre_activation")
+            if spec.node(o).layer.activation_name in ("softmax", "sigmoid")
         }
         # free each intermediate tensor after its last use: keeping them all alive defeats the
         # allocator's reuse of memory and costs ~10% on CPU
@@ -69,7 +73,7 @@ class ArchspecModel(nn.Module):
         for ref, index in last_use.items():
             if ref not in keep:
                 self._release[index].append(ref)
-        self._outputs = [(o, _TO_NHWC if internal[o] else None) for o in spec.outputs]
+        self._outputs = [(o, to_channels_last(rank[o]) if internal[o] else None) for o in spec.outputs]
         self._input_names = [i.name for i in spec.inputs]
 
     def _execute(self, inputs, logits: dict | None = None, every: dict | None = None) -> dict[str, torch.Tensor]:
@@ -88,7 +92,7 @@ class ArchspecModel(nn.Module):
                 values[name] = layer(*args)
             del args
             if every is not None:
-                every[name] = values[name].permute(_TO_NHWC) if self._internal[name] else values[name]
+                every[name] = values[name].permute(to_channels_last(values[name].dim() - 1)) if self._internal[name] else values[name]
         return values
 
     def forward(self, *inputs: torch.Tensor):

@@ -1,0 +1,1 @@
+"""Convolutions: Keras`s layers/convolutional."""

@@ -1,0 +1,1 @@
+"""Merging layers: several inputs, one output."""

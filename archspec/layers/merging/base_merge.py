@@ -1,0 +1,30 @@
+"""What the merging layers share: two or more inputs."""
+
+from __future__ import annotations
+
+from archspec.layers.base import DataFormat, Layer, Shape, ShapeError, fmt_shape
+
+
+def broadcast_shapes(input_shapes: list[Shape]) -> Shape:
+    """Keras's merge rule: inputs of one rank whose axes match or are 1."""
+    rank = len(input_shapes[0])
+    if any(len(s) != rank for s in input_shapes):
+        raise ShapeError(f"inputs must have the same rank, got {', '.join(map(fmt_shape, input_shapes))}")
+    out = []
+    for sizes in zip(*input_shapes):
+        big = {n for n in sizes if n != 1}
+        if len(big) > 1:
+            raise ShapeError(f"inputs must have the same shape (or 1 on an axis), got "
+                             f"{', '.join(map(fmt_shape, input_shapes))}")
+        out.append(big.pop() if big else 1)
+    return tuple(out)
+
+
+class BaseMerge(Layer):
+    """Elementwise merge of two or more inputs of one shape (axes of size 1 broadcast)."""
+
+    min_inputs = 2
+    max_inputs = None
+
+    def output_shape(self, input_shapes: list[Shape], data_format: DataFormat) -> Shape:
+        return broadcast_shapes(input_shapes)

@@ -1,0 +1,1 @@
+"""Pooling: local windows, global, adaptive."""

@@ -1,0 +1,1 @@
+"""Regularisation layers: Dropout and its relatives."""
