@@ -48,6 +48,8 @@ def fans(shape: tuple[int, ...]) -> tuple[int, int]:
 def distribution(name: str, shape: tuple[int, ...]) -> tuple[str, float]:
     """('uniform', limit) | ('truncated_normal', stddev) | ('normal', stddev) | ('constant', value)."""
     fan_in, fan_out = fans(shape)
+    if name.startswith("constant:"):  # a fixed fill a layer computes, e.g. LayerScale's init_values
+        return "constant", float(name.split(":", 1)[1])
     if name == "zeros":
         return "constant", 0.0
     if name == "ones":

@@ -1,0 +1,1 @@
+"""Activation layers with parameters of their own: ReLU, LeakyReLU, PReLU, ELU, Softmax."""

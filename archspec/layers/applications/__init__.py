@@ -1,0 +1,1 @@
+"""Layers that keras.applications defines itself: ConvNeXt's LayerScale, Inception-ResNet's CustomScaleLayer."""

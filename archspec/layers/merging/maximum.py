@@ -1,0 +1,24 @@
+"""Maximum."""
+
+from archspec.layers.base import Example
+from archspec.layers.merging.base_merge import BaseMerge
+from archspec.layers.registry import register
+
+
+@register("Maximum")
+class Maximum(BaseMerge):
+    """Elementwise maximum of its inputs, `keras.layers.Maximum` (axes of size 1 broadcast)."""
+
+    examples = (
+        Example({}, ((4, 4, 3), (4, 4, 3))),
+        Example({}, ((5,), (5,), (5,))),
+        Example({}, ((1, 4, 3), (4, 4, 1))),
+    )
+
+    def torch_forward(self, module, *xs):
+        import torch
+
+        out = xs[0]
+        for x in xs[1:]:
+            out = torch.maximum(out, x)
+        return out

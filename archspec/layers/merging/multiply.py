@@ -1,0 +1,22 @@
+"""Multiply."""
+
+from archspec.layers.base import Example
+from archspec.layers.merging.base_merge import BaseMerge
+from archspec.layers.registry import register
+
+
+@register("Multiply")
+class Multiply(BaseMerge):
+    """Elementwise product of its inputs, `keras.layers.Multiply` (axes of size 1 broadcast)."""
+
+    examples = (
+        Example({}, ((4, 4, 3), (4, 4, 3))),
+        Example({}, ((5,), (5,), (5,))),
+        Example({}, ((4, 1, 3), (4, 5, 1))),
+    )
+
+    def torch_forward(self, module, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
