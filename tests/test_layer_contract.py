@@ -90,6 +90,17 @@ def assert_close(actual, expected, what: str, tolerance: float = TOLERANCE):
 # ------------------------------------------------------------------ the catalogue itself
 
 
+def test_the_catalogue_index_is_what_the_modules_register():
+    """Names are read from `@register` lines without importing; importing must agree."""
+    from archspec.layers import canonical_type, load_all
+
+    classes = load_all()
+    assert sorted(classes) == list_layers()
+    for name, cls in classes.items():
+        assert cls.type_name == name
+        assert all(canonical_type(alias) == name for alias in cls.aliases)
+
+
 def test_every_type_is_complete():
     """A registered type has a docstring, examples, and field descriptions for the JSON Schema."""
     problems = []

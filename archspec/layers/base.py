@@ -15,11 +15,10 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
-import numpy as np
-
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import torch
 
 Shape = tuple[int, ...]  # per-sample shape, batch axis excluded
@@ -57,16 +56,20 @@ class Weight:
         """The attribute of the PyTorch module that holds this weight."""
         return self.torch_name or self.name.replace("/", "_")
 
-    def to_torch(self, array: np.ndarray) -> np.ndarray:
+    def to_torch(self, array: "np.ndarray") -> "np.ndarray":
         """Keras's layout -> PyTorch's."""
+        import numpy as np
+
         if self.torch_permute is not None:
             array = np.transpose(array, self.torch_permute)
         if self.torch_shape is not None:
             array = array.reshape(self.torch_shape)
         return np.ascontiguousarray(array, dtype=np.float32)
 
-    def from_torch(self, array: np.ndarray) -> np.ndarray:
+    def from_torch(self, array: "np.ndarray") -> "np.ndarray":
         """PyTorch's layout -> Keras's."""
+        import numpy as np
+
         if self.torch_permute is not None:
             permuted = tuple(self.shape[axis] for axis in self.torch_permute)
             array = np.transpose(array.reshape(permuted), np.argsort(self.torch_permute))
