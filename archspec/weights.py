@@ -14,7 +14,7 @@ import numpy as np
 
 from archspec import __version__
 from archspec.errors import ArchspecError
-from archspec.fileio import atomic_path
+from archspec.fileio import atomic_write_bytes
 from archspec.initializers import distribution
 from archspec.spec import Spec
 
@@ -72,7 +72,7 @@ def check_weights(spec: Spec, weights: Mapping[str, np.ndarray], source: str = "
 
 def write_weights(weights: Mapping[str, np.ndarray], path: str | Path, spec: Spec | None = None,
                   extra: Mapping[str, str] | None = None) -> Path:
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     metadata = {"format": FORMAT, "archspec_version": __version__}
     if spec is not None:
@@ -80,8 +80,9 @@ def write_weights(weights: Mapping[str, np.ndarray], path: str | Path, spec: Spe
     metadata.update(extra or {})
     arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
     path = Path(path)
-    with atomic_path(path, suffix=".safetensors") as tmp:
-        save_file(arrays, str(tmp), metadata=metadata)
+    # save_file() would write a temporary file of its own, mode 0o600, and rename it onto ours:
+    # the bytes go through archspec's atomic writer, which gives the file the umask's mode
+    atomic_write_bytes(path, save(arrays, metadata=metadata))
     return path
 
 

@@ -98,8 +98,152 @@ def test_early_stopping_stops_and_restores(tmp_path):
     })
     trainer = Trainer(spec, "torch", training, tiny_data(spec, classes=2), tmp_path)
     state = trainer.fit()
-    assert state.stopped_early and state.epoch == 3  # no improvement of 0.01 after epoch 1, patience 1
-    assert len(state.history) == 3
+    # no improvement of 0.01 after epoch 1: Keras stops as soon as wait >= patience, after epoch 2
+    assert state.stopped_early and state.epoch == 2
+    assert len(state.history) == 2
+    assert state.stop_best_epoch == state.restored_epoch == 1
+
+
+PIMA_TRAINING = {"validation_split": 0.25, "optimizer": {"type": "adam", "learning_rate": 0.03}}
+
+
+def pima_trainer(run_dir, backend, epochs, early_stopping):
+    """pima_mlp with Adam 0.03 (it overfits within a few epochs) and a Trainer that keeps every epoch's weights."""
+    from archspec.train.loop import prepare_data, training_config
+
+    spec = archspec.load(SPECS / "pima_mlp.yaml")
+    training = training_config(spec, {**PIMA_TRAINING, "epochs": epochs, "callbacks": {"early_stopping": early_stopping}})
+    trainer = Trainer(spec, backend, training, prepare_data(spec, training, None), run_dir)
+    snapshots = []  # the weights at the end of each epoch
+
+    def keep(kind, info):
+        if kind == "epoch_end":
+            snapshots.append(trainer.backend.get_weights())
+
+    trainer.on_event = keep
+    return trainer, snapshots
+
+
+def keras_early_stopping(values: list[float], **config) -> tuple[int | None, int]:
+    """Keras's own EarlyStopping fed these val_loss values: (the epoch it stops after, or None; its best epoch), from 1."""
+    import keras
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    callback = keras.callbacks.EarlyStopping(**config)
+    callback.set_model(model)
+    callback.on_train_begin()
+    for epoch, value in enumerate(values):
+        callback.on_epoch_end(epoch, {"val_loss": value})
+        if model.stop_training:
+            return epoch + 1, callback.best_epoch + 1
+    return None, callback.best_epoch + 1
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+@needs_both
+@pytest.mark.parametrize("patience", [1, 2, 3])
+@pytest.mark.parametrize("backend", ["torch", "keras"])
+def test_early_stopping_stops_where_keras_does(tmp_path, backend, patience):
+    from archspec.train.evaluate import read_history
+
+    config = {"patience": patience, "restore_best_weights": True}
+    trainer, snapshots = pima_trainer(tmp_path, backend, 15, config)
+    state = trainer.fit()
+    values = [row["val_loss"] for row in read_history(tmp_path)]
+    stop_epoch, best_epoch = keras_early_stopping(values, **config)
+    assert state.stopped_early and stop_epoch == state.epoch == len(values) < 15
+    # restore_best_weights: the model, and last.safetensors, end with the best epoch's weights
+    assert state.restored_epoch == best_epoch < state.epoch
+    assert_same_weights(trainer.backend.get_weights(), snapshots[best_epoch - 1])
+    assert_same_weights(read_weights(tmp_path / "last.safetensors"), snapshots[best_epoch - 1])
+    # the checkpoint watches val_loss too, without min_delta: the same epoch
+    assert state.best_epoch == best_epoch
+    assert_same_weights(read_weights(tmp_path / "weights.safetensors"), snapshots[best_epoch - 1])
+
+
+@needs_both
+@pytest.mark.parametrize("backend", ["torch", "keras"])
+def test_restore_best_weights_without_stopping_early(tmp_path, backend):
+    from archspec.train.evaluate import read_history
+
+    config = {"patience": 50, "restore_best_weights": True}
+    trainer, snapshots = pima_trainer(tmp_path, backend, 10, config)
+    state = trainer.fit()
+    stop_epoch, best_epoch = keras_early_stopping([row["val_loss"] for row in read_history(tmp_path)], **config)
+    assert stop_epoch is None and not state.stopped_early and state.epoch == 10
+    assert state.restored_epoch == best_epoch < 10  # Keras restores at the end of training, stopped early or not
+    assert_same_weights(trainer.backend.get_weights(), snapshots[best_epoch - 1])
+    assert_same_weights(read_weights(tmp_path / "last.safetensors"), snapshots[best_epoch - 1])
+    metrics = trainer.finish()
+    assert metrics["restored_epoch"] == metrics["best_epoch"] == best_epoch
+    assert_same_weights(trainer.backend.get_weights(), snapshots[best_epoch - 1])
+
+
+def pima_spec_file(tmp_path, callbacks: str):
+    text = (SPECS / "pima_mlp.yaml").read_text()
+    text = text.replace("optimizer: adam", "optimizer: {type: adam, learning_rate: 0.03}")
+    text = text.replace("validation_split: 0.0", "validation_split: 0.25") + f"  callbacks: {callbacks}\n"
+    path = tmp_path / "pima.yaml"
+    path.write_text(text)
+    return path
+
+
+@needs_both
+@pytest.mark.parametrize("backend", ["torch", "keras"])
+def test_resumed_early_stopping_run_ends_like_an_uninterrupted_one(tmp_path, backend):
+    from archspec.train.evaluate import read_history
+    from archspec.train.run import train
+
+    spec = pima_spec_file(tmp_path, "{early_stopping: {patience: 3, restore_best_weights: true}}")
+    straight, straight_metrics = train(spec, backend, epochs=15, run_dir=tmp_path / "straight")
+    state = json.loads((straight / "state.json").read_text())
+    assert state["stopped_early"] and state["epoch"] > state["restored_epoch"] + 1  # the interruption lands between
+
+    def interrupt(kind, info):
+        if kind == "epoch_start" and info["epoch"] == state["restored_epoch"] + 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(spec, backend, epochs=15, run_dir=tmp_path / "resumed", on_event=interrupt)
+    resumed, resumed_metrics = train(spec, backend, epochs=15, resume=tmp_path / "resumed")
+
+    def without_seconds(rows):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+    assert without_seconds(read_history(resumed)) == without_seconds(read_history(straight))
+    resumed_state = json.loads((resumed / "state.json").read_text())
+    resumed_state["history"] = state["history"] = None
+    assert resumed_state == state
+    for name in ("last.safetensors", "weights.safetensors", "early_stopping_best.safetensors"):
+        assert_same_weights(read_weights(resumed / name), read_weights(straight / name))
+    assert resumed_metrics == straight_metrics
+
+
+@needs_torch
+@pytest.mark.parametrize("umask", [0o022, 0o002])
+def test_run_files_get_the_umask_mode(tmp_path, umask):
+    import os
+    import stat
+
+    from archspec.train.run import train
+
+    spec = pima_spec_file(tmp_path, "{early_stopping: {patience: 1, restore_best_weights: true}, "
+                                    "reduce_lr_on_plateau: {patience: 1}}")
+    old = os.umask(umask)
+    try:
+        run, _ = train(spec, "torch", epochs=3, run_dir=tmp_path / "run")
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in run.iterdir()}
+    assert {"weights.safetensors", "last.safetensors", "early_stopping_best.safetensors", "optimizer.pt",
+            "history.csv", "state.json", "metrics.json", "curves.png", "spec.yaml", "run.json"} == set(modes)
+    assert {name: 0o666 & ~umask for name in modes} == modes
 
 
 @needs_torch

@@ -53,28 +53,45 @@ Optimizer = Annotated[Union[Adam, AdamW, SGD, RMSprop], Field(discriminator="typ
 _DEFAULT_OPTIMIZERS = {"adam": Adam, "adamw": AdamW, "sgd": SGD, "rmsprop": RMSprop}
 
 
+_MONITOR = "A logged value, e.g. val_loss or val_accuracy (without validation data: its training value)."
+_MODE = ("Whether the monitored value should go down (min) or up (max); auto: min for losses, up for accuracy, "
+         "down for mse and mae.")
+
+
 class EarlyStopping(_Strict):
-    monitor: str = "val_loss"
-    patience: int = Field(0, ge=0)
-    min_delta: float = Field(0.0, ge=0)
-    mode: Literal["auto", "min", "max"] = "auto"
-    restore_best_weights: bool = False
+    """keras.callbacks.EarlyStopping: stop when the monitored value stops improving."""
+
+    monitor: str = Field("val_loss", description=_MONITOR)
+    patience: int = Field(0, ge=0, description="Epochs without improvement after which training stops.")
+    min_delta: float = Field(0.0, ge=0, description="An improvement must beat the best value by more than this.")
+    mode: Literal["auto", "min", "max"] = Field("auto", description=_MODE)
+    restore_best_weights: bool = Field(False, description="At the end of training (stopped early or not), go back to "
+                                                          "the weights of the best epoch.")
+    baseline: float | None = Field(None, description="Epochs count towards `patience` until the monitored value "
+                                                     "beats this (by more than min_delta), even when they improve.")
+    start_from_epoch: int = Field(0, ge=0, description="Warm-up epochs that are not monitored.")
 
 
 class Checkpoint(_Strict):
-    """Which epoch's weights are the run's best (`weights.safetensors`)."""
+    """keras.callbacks.ModelCheckpoint(save_best_only=True): which epoch's weights are the run's best
+    (`weights.safetensors`)."""
 
-    monitor: str = "val_loss"
-    mode: Literal["auto", "min", "max"] = "auto"
+    monitor: str = Field("val_loss", description=_MONITOR)
+    mode: Literal["auto", "min", "max"] = Field("auto", description=_MODE)
+    initial_value_threshold: float | None = Field(None, description="Only an epoch that beats this value is saved.")
 
 
 class ReduceLROnPlateau(_Strict):
-    monitor: str = "val_loss"
-    factor: float = Field(0.1, gt=0, lt=1)
-    patience: int = Field(10, ge=0)
-    min_delta: float = Field(1e-4, ge=0)
-    min_lr: float = Field(0.0, ge=0)
-    mode: Literal["auto", "min", "max"] = "auto"
+    """keras.callbacks.ReduceLROnPlateau: lower the learning rate when the monitored value stops improving."""
+
+    monitor: str = Field("val_loss", description=_MONITOR)
+    factor: float = Field(0.1, gt=0, lt=1, description="new learning rate = learning rate * factor.")
+    patience: int = Field(10, ge=0, description="Epochs without improvement after which the learning rate is lowered.")
+    min_delta: float = Field(1e-4, ge=0, description="An improvement must beat the best value by more than this.")
+    min_lr: float = Field(0.0, ge=0, description="The learning rate goes no lower.")
+    mode: Literal["auto", "min", "max"] = Field("auto", description=_MODE)
+    cooldown: int = Field(0, ge=0, description="Epochs after a reduction during which no epoch counts towards "
+                                               "`patience`.")
 
 
 class Callbacks(_Strict):

@@ -26,27 +26,138 @@ from archspec.errors import ArchspecError, CheckFailed
 from archspec.fileio import atomic_path, atomic_write_text
 from archspec.spec import Spec
 from archspec.train.augment import augment_batch
-from archspec.train.config import Training
+from archspec.train.config import EarlyStopping, ReduceLROnPlateau, Training
 from archspec.train.objectives import OutputPlan, evaluate_outputs, make_targets, plan_outputs
 from archspec.weights import Weights, init_weights, read_weights, write_weights
 
 RUNS = Path("runs")
+STOP_BEST = "early_stopping_best.safetensors"  # EarlyStopping's best weights, for restore_best_weights
 
 
 @dataclass
 class RunState:
-    """What `--resume` needs, written after every epoch."""
+    """What `--resume` needs, written after every epoch (state.json).
+
+    The callbacks' counters are Keras's (EarlyStopping.wait, ReduceLROnPlateau.cooldown_counter,
+    ...), their best values the monitored values as logged; epochs count from 1."""
 
     epoch: int = 0  # epochs completed
-    best: float | None = None
+    best: float | None = None  # checkpoint (weights.safetensors)
     best_epoch: int | None = None
-    wait_stop: int = 0
-    wait_lr: int = 0
-    plateau_best: float | None = None
+    wait_stop: int = 0  # early stopping
     stop_best: float | None = None
-    learning_rate: float | None = None
+    stop_best_epoch: int | None = None  # the weights in early_stopping_best.safetensors (restore_best_weights)
     stopped_early: bool = False
+    restored_epoch: int | None = None  # last.safetensors holds this epoch's weights, restored at the end
+    wait_lr: int = 0  # reduce-LR on plateau
+    plateau_best: float | None = None
+    cooldown_lr: int = 0
+    learning_rate: float | None = None
     history: list[dict[str, float]] = field(default_factory=list)
+
+
+METRIC_DIRECTIONS = {"accuracy": "max", "mse": "min", "mae": "min"}  # the Keras metrics' `_direction`
+
+
+def monitor_direction(monitor: str, mode: str, plans: list[OutputPlan]) -> str:
+    """'min' or 'max' for a callback's `mode` (Keras 3's MonitorCallback._set_monitor_op).
+
+    'auto' is 'min' for the loss and the metric's own direction for a metric (accuracy up,
+    mse and mae down), with or without the `val_` prefix. Keras finds a metric by its bare
+    name only and raises for a multi-output model's `probs_loss` or `probs_accuracy`; archspec
+    decides these too (a loss goes down, a metric goes its metric's way) and, like Keras, raises
+    for a name it cannot decide.
+    """
+    if mode != "auto":
+        return mode
+    directions = {"loss": "min"}
+    multi = len(plans) > 1
+    for plan in plans:
+        if multi:
+            directions[f"{plan.name}_loss"] = "min"
+        for metric in plan.metrics:
+            directions[metric] = directions[plan.key(metric, multi)] = METRIC_DIRECTIONS[metric]
+    name = monitor.removeprefix("val_")
+    if name not in directions:
+        raise ArchspecError(f"callbacks: cannot tell whether '{monitor}' should be minimized or maximized; "
+                            f"set mode: min or mode: max (the logged values are {', '.join(directions)})")
+    return directions[name]
+
+
+class Improvement:
+    """Keras 3's MonitorCallback._is_improvement, the rule of checkpoint, early stopping and reduce-LR.
+
+    `current` improves on `reference` when `current - min_delta < reference` ('min'), or
+    `current - min_delta > reference` ('max'), where Keras has flipped min_delta's sign for
+    'min': a value must beat the reference by more than |min_delta|. No reference (None)
+    means an improvement.
+    """
+
+    def __init__(self, direction: str, min_delta: float = 0.0):
+        self.higher = direction == "max"
+        self.min_delta = abs(min_delta) if self.higher else -abs(min_delta)
+
+    def __call__(self, current: float, reference: float | None) -> bool:
+        if reference is None:
+            return True
+        # keras.ops.less/greater turn the two Python floats into float32 tensors: values that differ
+        # only beyond float32's precision are a tie in Keras, so they are here
+        value, reference = np.float32(current - self.min_delta), np.float32(reference)
+        return bool(value > reference) if self.higher else bool(value < reference)
+
+
+def checkpoint_step(state: RunState, improves: Improvement, epoch: int, current: float | None) -> bool:
+    """ModelCheckpoint(save_best_only=True) after `epoch` (0-based): True when this epoch's weights are the best.
+
+    Like Keras, an epoch without the monitored value is saved."""
+    if current is not None:
+        if not improves(current, state.best):
+            return False
+        state.best = current
+    state.best_epoch = epoch + 1
+    return True
+
+
+def early_stopping_step(state: RunState, config: EarlyStopping, improves: Improvement, epoch: int,
+                        current: float | None) -> bool:
+    """EarlyStopping.on_epoch_end after `epoch` (0-based); True when this epoch is its new best.
+
+    Sets `state.stopped_early` once `wait >= patience`: the epoch that makes `patience` epochs
+    without improvement is the last one (patience 0: the first epoch that does not improve).
+    """
+    if current is None or epoch < config.start_from_epoch:
+        return False
+    state.wait_stop += 1
+    if improves(current, state.stop_best):
+        state.stop_best, state.stop_best_epoch = current, epoch + 1
+        # only beating both the best and the baseline restarts the count
+        if config.baseline is None or improves(current, config.baseline):
+            state.wait_stop = 0
+        return True
+    if state.wait_stop >= config.patience and epoch > 0:
+        state.stopped_early = True
+    return False
+
+
+def reduce_lr_step(state: RunState, config: ReduceLROnPlateau, improves: Improvement, current: float | None,
+                   learning_rate: float) -> float | None:
+    """ReduceLROnPlateau.on_epoch_end; the new learning rate, or None to keep it."""
+    if current is None:
+        return None
+    if state.cooldown_lr > 0:
+        state.cooldown_lr -= 1
+        state.wait_lr = 0
+    if improves(current, state.plateau_best):
+        state.plateau_best, state.wait_lr = current, 0
+    elif state.cooldown_lr == 0:
+        state.wait_lr += 1
+        if state.wait_lr >= config.patience:
+            # Keras reads the rate from the optimizer's float32 variable; at min_lr it keeps waiting
+            old = float(np.float32(learning_rate))
+            if old > np.float32(config.min_lr):
+                state.cooldown_lr, state.wait_lr = config.cooldown, 0
+                return max(old * config.factor, config.min_lr)
+    return None
 
 
 def load_trainer(backend: str):
@@ -166,10 +277,12 @@ class Trainer:
         self.backend = load_trainer(backend)(spec, training, self.plans, weights, **options)
         self.backend_name = backend
         self.on_event = on_event or (lambda kind, info: None)
-        self.state = RunState(learning_rate=training.optimizer.learning_rate)
+        self.state = RunState(learning_rate=training.optimizer.learning_rate,
+                              best=training.callbacks.checkpoint.initial_value_threshold)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archspec-writer")
         self._pending: Future | None = None
-        self._stop_best_weights: Weights | None = None
+        self._stop_best_weights: Weights | None = None  # EarlyStopping.best_weights
+        self._rules: dict[str, Improvement] | None = None
         self.targets = {
             "train": make_targets(self.plans, data.train.labels),
             "val": make_targets(self.plans, data.val.labels) if data.val else None,
@@ -191,7 +304,8 @@ class Trainer:
         """Snapshot the epoch now; write it in the background while the next epoch trains.
 
         At most one write is in flight, so a kill loses at most the epoch being written."""
-        snapshot = (weights, best, self.backend.optimizer_snapshot(), [dict(r) for r in self.state.history],
+        stop_best = weights if self._stop_best_weights is weights else None  # early stopping's new best
+        snapshot = (weights, best, stop_best, self.backend.optimizer_snapshot(), [dict(r) for r in self.state.history],
                     json.dumps(self.state.__dict__, indent=2), self.state.epoch)
         self.flush()
         self._pending = self._writer.submit(self._write_epoch, *snapshot)
@@ -202,10 +316,12 @@ class Trainer:
             pending, self._pending = self._pending, None
             pending.result()
 
-    def _write_epoch(self, weights, best, optimizer, history, state_text, epoch) -> None:
+    def _write_epoch(self, weights, best, stop_best, optimizer, history, state_text, epoch) -> None:
         meta = {"epoch": str(epoch), "backend": self.backend_name}
         if best:
             write_weights(weights, self.run_dir / "weights.safetensors", self.spec, meta)
+        if stop_best is not None:  # carried for --resume, so that a resumed run restores what a whole one would
+            write_weights(stop_best, self.run_dir / STOP_BEST, self.spec, meta)
         write_weights(weights, self.run_dir / "last.safetensors", self.spec, meta)
         suffix = ".pt" if self.backend_name == "torch" else ".npz"
         with atomic_path(self.run_dir / f"optimizer{suffix}", suffix=suffix) as tmp:
@@ -222,11 +338,22 @@ class Trainer:
         atomic_write_text(self.run_dir / "history.csv", buffer.getvalue())
 
     def resume(self) -> None:
+        """Continue from the run's files: state.json, last.safetensors, the optimizer, early stopping's best.
+
+        A finished run's last.safetensors holds its final weights (restored ones with
+        restore_best_weights): training it for more epochs starts from those, as a second
+        `model.fit()` of the same model does in Keras.
+        """
         state_file = self.run_dir / "state.json"
         if not state_file.is_file():
             raise ArchspecError(f"{self.run_dir}: nothing to resume (no state.json)")
-        self.state = RunState(**json.loads(state_file.read_text()))
+        known = set(RunState.__dataclass_fields__)
+        self.state = RunState(**{k: v for k, v in json.loads(state_file.read_text()).items() if k in known})
         self.backend.set_weights(read_weights(self.run_dir / "last.safetensors", self.spec))
+        stop = self.training.callbacks.early_stopping
+        if stop and stop.restore_best_weights and self.state.stop_best_epoch is not None \
+                and (self.run_dir / STOP_BEST).is_file():
+            self._stop_best_weights = read_weights(self.run_dir / STOP_BEST, self.spec)
         suffix = ".pt" if self.backend_name == "torch" else ".npz"
         optimizer_file = self.run_dir / f"optimizer{suffix}"
         if optimizer_file.is_file():
@@ -260,25 +387,59 @@ class Trainer:
         outputs = self.backend.predict(data.x, max(self.training.batch_size, 256))
         return evaluate_outputs(self.plans, self.targets[split], outputs)
 
-    def _monitor(self, logs: dict[str, float], name: str, mode: str) -> tuple[float, bool] | None:
-        if name not in logs:
-            fallback = name.removeprefix("val_")
-            if fallback not in logs:
-                return None
-            name = fallback
-        value = logs[name]
-        higher_better = mode == "max" or (mode == "auto" and ("acc" in name))
-        return (-value if higher_better else value), higher_better
+    @staticmethod
+    def _monitored(logs: dict[str, float], name: str) -> float | None:
+        """The monitored value; without validation data, `val_x` is monitored on `x`.
+
+        (Keras would warn and skip the callback, or save every epoch; the training value is the
+        closest thing archspec has.)"""
+        if name in logs:
+            return logs[name]
+        return logs.get(name.removeprefix("val_"))
+
+    def _improvement_rules(self) -> dict[str, Improvement]:
+        """One rule per callback; an undecidable `auto` monitor fails here, before any epoch trains."""
+        callbacks = self.training.callbacks
+        rules = {"checkpoint": Improvement(monitor_direction(callbacks.checkpoint.monitor, callbacks.checkpoint.mode,
+                                                             self.plans))}
+        for name, config in (("early_stopping", callbacks.early_stopping),
+                             ("reduce_lr_on_plateau", callbacks.reduce_lr_on_plateau)):
+            if config is not None:
+                rules[name] = Improvement(monitor_direction(config.monitor, config.mode, self.plans), config.min_delta)
+        return rules
 
     def fit(self, epochs: int | None = None) -> RunState:
-        """Train from the state's epoch to `epochs` (the backend drives its own loop; see EpochHooks)."""
+        """Train from the state's epoch to `epochs` (the backend drives its own loop; see EpochHooks).
+
+        When training ends (the last epoch, or stopped early; not when interrupted), early
+        stopping's restore_best_weights puts back its best weights, as Keras's on_train_end does.
+        """
         epochs = epochs or self.training.epochs
+        self._rules = self._improvement_rules()
         try:
             if self.state.epoch < epochs and not self.state.stopped_early:
                 self.backend.run(EpochHooks(self, epochs), self.state.epoch, epochs)
         finally:
             self.flush()  # whatever happened, the files of the last finished epoch are complete
+        self._end_training()
         return self.state
+
+    def _end_training(self) -> None:
+        """EarlyStopping.on_train_end: with restore_best_weights, the model ends with its best weights,
+        whether training stopped early or ran to its last epoch, and last.safetensors holds them.
+
+        weights.safetensors stays the checkpoint's best (its own monitor and rule); with the
+        defaults (both val_loss, min_delta 0) the two are the same epoch.
+        """
+        stop = self.training.callbacks.early_stopping
+        if not (stop and stop.restore_best_weights and self._stop_best_weights is not None):
+            return
+        self.backend.set_weights(self._stop_best_weights)
+        self.state.restored_epoch = self.state.stop_best_epoch
+        meta = {"epoch": str(self.state.epoch), "backend": self.backend_name,
+                "restored_epoch": str(self.state.restored_epoch)}
+        write_weights(self._stop_best_weights, self.run_dir / "last.safetensors", self.spec, meta)
+        atomic_write_text(self.run_dir / "state.json", json.dumps(self.state.__dict__, indent=2))
 
     def end_epoch(self, epoch: int, epochs: int, logs: dict[str, float], seconds: float) -> bool:
         """Validation, callbacks and files after an epoch; True asks the backend to stop."""
@@ -292,66 +453,55 @@ class Trainer:
         logs["seconds"] = round(seconds, 3)
         self.state.history.append(logs)
         self.state.epoch = epoch + 1
+        self.state.restored_epoch = None  # training goes on from restored weights: they are not the final ones
         weights = self.backend.get_weights()
-        best = self._callbacks(logs, self.training.callbacks, weights)
+        best = self._callbacks(epoch, logs, weights)
         self._save_epoch(weights, best)
         self.on_event("epoch_end", {"epoch": epoch + 1, "epochs": epochs, "logs": logs,
                                      "best": self.state.best_epoch == epoch + 1})
         return self.state.stopped_early
 
-    def _improvement(self, logs, monitor: str, mode: str, best: float | None, min_delta: float):
-        """(the monitored value as a lower-is-better score, whether it beats `best` by min_delta), or None."""
-        monitored = self._monitor(logs, monitor, mode)
-        if monitored is None:
-            return None
-        value = monitored[0]
-        return value, best is None or value < best - min_delta
-
-    def _callbacks(self, logs, callbacks, weights: Weights) -> bool:
-        """Checkpoint, early stopping, LR schedule (Keras's rules); True when this epoch is the best so far."""
-        state = self.state
-        checkpoint = self._improvement(logs, callbacks.checkpoint.monitor, callbacks.checkpoint.mode, state.best, 0.0)
-        score, best = checkpoint if checkpoint else (-state.epoch, True)
-        if best:
-            state.best, state.best_epoch = score, state.epoch
+    def _callbacks(self, epoch: int, logs: dict[str, float], weights: Weights) -> bool:
+        """Checkpoint, early stopping and reduce-LR, Keras's rules; True when this epoch is the checkpoint's best."""
+        callbacks, state, rules = self.training.callbacks, self.state, self._rules
+        best = checkpoint_step(state, rules["checkpoint"], epoch, self._monitored(logs, callbacks.checkpoint.monitor))
         stop = callbacks.early_stopping
-        result = stop and self._improvement(logs, stop.monitor, stop.mode, state.stop_best, stop.min_delta)
-        if result:
-            value, improved = result
-            if improved:
-                state.stop_best, state.wait_stop = value, 0
+        if stop is not None:
+            current = self._monitored(logs, stop.monitor)
+            if stop.restore_best_weights and self._stop_best_weights is None and current is not None \
+                    and epoch >= stop.start_from_epoch:
+                # Keras takes the first monitored epoch's weights when it has none (a resumed run
+                # without early_stopping_best.safetensors); early_stopping_step replaces them on improvement
+                self._stop_best_weights, state.stop_best_epoch = weights, epoch + 1
+            if early_stopping_step(state, stop, rules["early_stopping"], epoch, current) and stop.restore_best_weights:
                 self._stop_best_weights = weights
-            else:
-                state.wait_stop += 1
-                if state.wait_stop > stop.patience:
-                    state.stopped_early = True
-                    if stop.restore_best_weights and self._stop_best_weights is not None:
-                        self.backend.set_weights(self._stop_best_weights)
         plateau = callbacks.reduce_lr_on_plateau
-        result = plateau and self._improvement(logs, plateau.monitor, plateau.mode, state.plateau_best,
-                                               plateau.min_delta)
-        if result:
-            value, improved = result
-            if improved:
-                state.plateau_best, state.wait_lr = value, 0
-            else:
-                state.wait_lr += 1
-                if state.wait_lr >= plateau.patience:
-                    self.backend.learning_rate = max(self.backend.learning_rate * plateau.factor, plateau.min_lr)
-                    state.wait_lr = 0
+        if plateau is not None:
+            lowered = reduce_lr_step(state, plateau, rules["reduce_lr_on_plateau"],
+                                     self._monitored(logs, plateau.monitor), self.backend.learning_rate)
+            if lowered is not None:
+                self.backend.learning_rate = lowered
         state.learning_rate = self.backend.learning_rate
         return best
 
     def finish(self) -> dict[str, Any]:
-        """Evaluate the best weights on the test split; write metrics.json and curves.png."""
+        """Evaluate the run's best weights on the test split; write metrics.json and curves.png.
+
+        The best weights are the checkpoint's (weights.safetensors), the ones `archspec evaluate`,
+        export and inspect use, so metrics.json agrees with them. The model keeps its final
+        weights (last.safetensors: restored ones with restore_best_weights), as a Keras model does
+        after fit; `restored_epoch` says which epoch those are.
+        """
+        final = self.backend.get_weights()
         best = self.run_dir / "weights.safetensors"
         if best.is_file():
             self.backend.set_weights(read_weights(best, self.spec))
         results = self.evaluate("test")
+        self.backend.set_weights(final)
         metrics = {f"test_{k}": v for k, v in results.items()}
         metrics.update({"epochs": self.state.epoch, "best_epoch": self.state.best_epoch,
-                        "stopped_early": self.state.stopped_early, "backend": self.backend_name,
-                        "test_samples": len(self.data.test)})
+                        "stopped_early": self.state.stopped_early, "restored_epoch": self.state.restored_epoch,
+                        "backend": self.backend_name, "test_samples": len(self.data.test)})
         atomic_write_text(self.run_dir / "metrics.json", json.dumps(metrics, indent=2))
         from archspec.train.pictures import plot_history
 
