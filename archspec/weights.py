@@ -48,7 +48,7 @@ def init_weights(spec: Spec, seed: int = 0, randomize_statistics: bool = False) 
             while outside.any():
                 array[outside] = rng.normal(0.0, value, int(outside.sum()))
                 outside = np.abs(array) > 2 * value
-        weights[key] = np.ascontiguousarray(array, dtype=np.float32)
+        weights[key] = np.asarray(array, dtype=np.float32, order="C")
     return weights
 
 
@@ -78,7 +78,7 @@ def write_weights(weights: Mapping[str, np.ndarray], path: str | Path, spec: Spe
     if spec is not None:
         metadata.update({"spec": spec.name, "data_format": spec.data_format})
     metadata.update(extra or {})
-    arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
+    arrays = {k: np.asarray(v, dtype=np.float32, order="C") for k, v in weights.items()}
     path = Path(path)
     # save_file() would write a temporary file of its own, mode 0o600, and rename it onto ours:
     # the bytes go through archspec's atomic writer, which gives the file the umask's mode

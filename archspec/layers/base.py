@@ -64,7 +64,7 @@ class Weight:
             array = np.transpose(array, self.torch_permute)
         if self.torch_shape is not None:
             array = array.reshape(self.torch_shape)
-        return np.ascontiguousarray(array, dtype=np.float32)
+        return np.asarray(array, dtype=np.float32, order="C")
 
     def from_torch(self, array: "np.ndarray") -> "np.ndarray":
         """PyTorch's layout -> Keras's."""
@@ -73,7 +73,7 @@ class Weight:
         if self.torch_permute is not None:
             permuted = tuple(self.shape[axis] for axis in self.torch_permute)
             array = np.transpose(array.reshape(permuted), np.argsort(self.torch_permute))
-        return np.ascontiguousarray(array.reshape(self.shape), dtype=np.float32)
+        return np.asarray(array.reshape(self.shape), dtype=np.float32, order="C")
 
 
 @dataclass(frozen=True)

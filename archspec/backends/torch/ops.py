@@ -128,7 +128,7 @@ def count_scale(sizes: Sequence[int], window: Sequence[int], strides: Sequence[i
 
 def copy_into(target: Tensor, array: np.ndarray) -> None:
     with torch.no_grad():
-        target.copy_(torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)))
+        target.copy_(torch.from_numpy(np.asarray(array, dtype=np.float32, order="C")))
 
 
 def to_numpy(tensor: Tensor) -> np.ndarray:
