@@ -61,8 +61,7 @@ INPUT_RANGE: dict[str, tuple[float, float]] = {
 # families whose two ONNX exports are also run: two small ones (2.5M and 5.3M parameters) with
 # hard-sigmoid/hard-swish, swish, squeeze-and-excite, Rescaling and Normalization between them.
 # Exporting takes 15 to 60 s a model and tf2onnx needs 9 GB for ResNet50 (more for VGG16), so the
-# others are checked in Keras and PyTorch only. (ConvNeXt's Keras export fails besides: tf2onnx
-# cannot convert the grouped Conv2D, a StatefulPartitionedCall to an XLA function.)
+# others are checked in Keras and PyTorch only.
 ONNX_FAMILIES = {"mobilenet_v3_small", "efficientnet_b0"}
 RTOL_LIKELY = 1e-3  # relative, on the probabilities of at least 1e-4 (see the test)
 
