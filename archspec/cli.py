@@ -28,8 +28,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, soft_wrap=True)
+# emoji=False: rich would print "spec.yaml:100:3" as "spec.yaml💯3" (":100:" is an emoji code)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200, emoji=False)
+err = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 def _guard(fn: Callable) -> Callable:

@@ -34,7 +34,7 @@ class Problem:
     location: Location | None = None
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.message}" if self.location else self.message
+        return printable(f"{self.location}: {self.message}" if self.location else self.message)
 
 
 class ArchspecError(Exception):
@@ -80,3 +80,31 @@ def shorten(value: object, limit: int = 60) -> str:
     """repr() of a value, cut short so hostile input cannot flood the terminal."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def kind_of(value: object) -> str:
+    """'a list', 'a mapping', 'a number', ... for messages about a value of the wrong type."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return f"a {type(value).__name__}"
+
+
+def printable(text: str) -> str:
+    """`text` with control characters, line breaks and the like escaped (\\r, \\x1e, \\u2028).
+
+    Messages quote what the spec says; a name holding a line break must not split one
+    problem over two lines of the terminal (or hide what it is).
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

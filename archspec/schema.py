@@ -12,16 +12,42 @@ from archspec.spec.model import SpecFile
 PARAM_REF = {"type": "string", "pattern": PARAM_RE.pattern, "description": "A block parameter, e.g. $filters."}
 
 
+def _doc(cls) -> str:
+    """The class's own docstring, stripped; '' when it has none (not the base class's, which says nothing)."""
+    doc = cls.__dict__.get("__doc__")
+    return doc.strip() if isinstance(doc, str) else ""
+
+
+def _items_allow_params(schema: Any) -> Any:
+    """`schema` with a $param allowed for every list item too (`target_shape: [1, 1, $channels]`)."""
+    if isinstance(schema, list):
+        return [_items_allow_params(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key == "items" and isinstance(value, dict):
+            out[key] = {"anyOf": [_items_allow_params(value), PARAM_REF]}
+        elif key == "prefixItems" and isinstance(value, list):
+            out[key] = [{"anyOf": [_items_allow_params(v), PARAM_REF]} for v in value]
+        elif key in ("anyOf", "oneOf", "allOf"):
+            out[key] = _items_allow_params(value)
+        else:
+            out[key] = value
+    return out
+
+
 def _layer_schema(cls) -> tuple[dict[str, Any], dict[str, Any]]:
     schema = cls.model_json_schema()
     defs = schema.pop("$defs", {})
     props = schema.get("properties", {})
     for key, prop in list(props.items()):
-        props[key] = {"anyOf": [prop, PARAM_REF]} if key not in ("name",) else prop
-    props["type"] = {"enum": [cls.type_name, *cls.aliases], "description": cls.__doc__.strip().splitlines()[0]}
+        props[key] = {"anyOf": [_items_allow_params(prop), PARAM_REF]} if key not in ("name",) else prop
+    doc = _doc(cls)
+    props["type"] = {"enum": [cls.type_name, *cls.aliases], "description": doc.splitlines()[0] if doc else cls.type_name}
     schema["required"] = ["type", *schema.get("required", [])]
     schema["title"] = cls.type_name
-    schema["description"] = (cls.__doc__ or "").strip()
+    schema["description"] = doc or f"A {cls.type_name} layer."
     schema["additionalProperties"] = False
     return schema, defs
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from decimal import Decimal
 from typing import Any
 
 from archspec.spec import Spec
@@ -56,19 +57,26 @@ def to_json(summary: dict[str, Any]) -> str:
     return json.dumps(summary, indent=2, ensure_ascii=False)
 
 
+def _ratio(n: float, size: int) -> str:
+    """n / size with two decimals, also for integers too large for a float (absurd but valid specs)."""
+    try:
+        return f"{n / size:.2f}"
+    except OverflowError:
+        return f"{Decimal(n) / Decimal(size):.2f}"
+
+
 def human_bytes(n: float) -> str:
     """Keras's style: 1.27 MB (binary multiples, as keras.utils.summary_utils does)."""
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.2f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    return f"{n:.2f} GB"
+    for power, unit in enumerate(("B", "KB", "MB", "GB")):
+        if n < 1024 ** (power + 1) or unit == "GB":
+            return f"{_ratio(n, 1024 ** power)} {unit}" if unit != "B" else f"{int(n)} B"
+    raise AssertionError("unreachable")
 
 
 def human_count(n: int) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+    for unit, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
         if n >= size:
-            return f"{n / size:.2f}{unit}"
+            return f"{_ratio(n, size)}{unit}"
     return str(n)
 
 

@@ -49,9 +49,9 @@ def validate(path):
          ["layers form a cycle: "]),
         # shape error names the layer and what it got
         ("input_shape: [4, 4, 1]\nlayers:\n  - {type: Conv2D, filters: 2, kernel_size: 5}\n",
-         ["spec.yaml:3:5: Conv2D 'conv2d' kernel 5x5 with padding 'valid' does not fit its input (input: (None, 4, 4, 1))"]),
+         ["spec.yaml:3:5: Conv2D 'conv2d' kernel 5x5 with padding 'valid' does not fit its input", "(None, 4, 4, 1)"]),
         ("inputs:\n  - {name: a, shape: [8]}\n  - {name: b, shape: [9]}\nlayers:\n  - {type: Add, inputs: [a, b]}\n",
-         ["Add 'add' inputs must have the same shape, got (None, 8), (None, 9)"]),
+         ["Add 'add' inputs must have the same shape", "got (None, 8), (None, 9)"]),
         ("input_shape: [8]\nlayers:\n  - {type: Concatenate}\n",
          ["Concatenate 'concatenate' takes at least 2 inputs, got 1"]),
         # a layer that leads nowhere
@@ -159,3 +159,136 @@ def test_bad_input_in_a_real_process_prints_no_traceback(write_spec):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "spec.yaml:3:" in proc.stderr and "units" in proc.stderr
+
+
+# ---------------------------------------------------------------- a value of the wrong JSON type, never a crash
+
+
+@pytest.mark.parametrize(
+    "entry, expected",
+    [
+        # a list or a mapping where a name goes used to end in "TypeError: unhashable type"
+        ("{type: Dense, units: 1, name: [a, b]}", "spec.yaml:3:35: name: expected a layer name (a string), got a list ['a', 'b']"),
+        ("{type: Dense, units: 1, name: {a: 1}}", "spec.yaml:3:35: name: expected a layer name (a string), got a mapping {'a': 1}"),
+        ("{type: Dense, units: 1, activation: [relu]}", "spec.yaml:3:41: Dense 'dense': activation: Input should be"),
+        ("{type: Dense, units: 1, activation: {relu: 1}}", "spec.yaml:3:41: Dense 'dense': activation: Input should be"),
+        ("{type: Dense, units: 1, kernel_initializer: [zeros]}", "spec.yaml:3:49: Dense 'dense': kernel_initializer:"),
+        ("{type: [Dense], units: 1}", "spec.yaml:3:12: type: expected a layer type name, got a list ['Dense']"),
+        ("{type: {Dense: 1}, units: 1}", "spec.yaml:3:12: type: expected a layer type name, got a mapping"),
+        ("{type: Dense, units: 1, inputs: {a: 1}}", "spec.yaml:3:37: inputs: expected a layer name or a list of names"),
+        ("{type: Dense, units: 1, trainable: [false]}", "spec.yaml:3:40: trainable: expected true or false, got [False]"),
+        ("{block: [mlp]}", "spec.yaml:5:13: block: expected a block name (a string), got a list ['mlp']"),
+        ("{block: mlp, repeat: {n: 2}}", "spec.yaml:5:26: repeat: expected a positive integer, got {'n': 2}"),
+        ("{block: mlp, 7: 2}", "spec.yaml:5:18: layers.0.7: Input should be a valid string"),
+    ],
+)
+def test_a_list_or_a_mapping_in_place_of_a_name_is_a_located_error(write_spec, entry, expected):
+    blocks = "blocks:\n  mlp: {layers: [{type: Dense, units: 2}]}\n" if "block" in entry else ""
+    result = validate(write_spec(f"input_shape: [8]\nlayers:\n  - {entry}\n{blocks}"
+                                 if not blocks else f"input_shape: [8]\n{blocks}layers:\n  - {entry}\n"))
+    assert result.exit_code == 2, result.output
+    assert expected in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_an_activation_list_in_a_block_param_reads_once(write_spec):
+    text = (
+        "input_shape: [8]\n"
+        "blocks:\n"
+        "  mlp: {params: {act: [relu]}, layers: [{type: Dense, units: 2, activation: $act}]}\n"
+        "layers:\n"
+        "  - {block: mlp, repeat: 3}\n"
+    )
+    result = validate(write_spec(text))
+    assert result.exit_code == 2
+    assert "activation: Input should be" in result.output and "['relu']" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_wrong_types_also_fail_cleanly_through_the_library(write_spec):
+    import archspec
+
+    for text in ("input_shape: [8]\nlayers:\n  - {type: Dense, units: 1, name: [a]}\n",
+                 "input_shape: [8]\nlayers:\n  - {type: Dense, units: 1, activation: {a: 1}}\n",
+                 "input_shape: [8]\nlayers:\n  - {type: [Dense], units: 1}\n"):
+        with pytest.raises(archspec.ArchspecError) as info:
+            archspec.load(write_spec(text))
+        assert all(p.location is not None and p.location.line == 3 for p in info.value.problems)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("input_shape: [8]\nlayers:\n  - {type: Dense, units: 2001-13-45}\n", "spec.yaml:3:26: invalid YAML: '2001-13-45'"),
+        ("input_shape: [8]\nlayers:\n  - {type: Dense, units: !!int x}\n", "spec.yaml:3:26: invalid YAML: 'x' is not a valid int"),
+        ("input_shape: [8]\nlayers:\n  - {type: Dense, units: " + "1" * 5000 + "}\n", "spec.yaml:3:26: invalid YAML:"),
+        ("input_shape: [8]\n<<: 5\nlayers: []\n", "spec.yaml:2:5: invalid YAML: expected a mapping"),
+        ("input_shape: [8]\nlayers: \x07\n", "spec.yaml:2:9: invalid YAML: special characters are not allowed"),
+        ("input_shape: [8]\nlayers: " + "[" * 5000 + "\n", "spec.yaml:1:1: invalid YAML: nested too deeply"),
+        ("a: &a {<<: *a}\n", "spec.yaml:"),
+    ],
+)
+def test_yaml_that_pyyaml_cannot_build_is_a_located_error(write_spec, text, expected):
+    result = validate(write_spec(text))
+    assert result.exit_code == 2, result.output
+    assert expected in result.output, result.output
+
+
+def test_text_that_is_not_utf8_is_located(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(b"input_shape: [8]\nlayers: \xff\n")
+    result = validate(path)
+    assert result.exit_code == 2 and "spec.yaml:2:9: not UTF-8 text" in result.output, result.output
+
+
+def test_a_base_spec_that_is_its_own_base_is_an_error(write_spec):
+    path = write_spec("base: {spec: spec.yaml, up_to: x}\nlayers:\n  - {type: Dense, units: 2}\n")
+    result = validate(path)
+    assert result.exit_code == 2 and "spec.yaml:1:14: base spec spec.yaml leads back to itself" in result.output
+
+
+def test_a_block_that_fails_is_not_repeated_a_billion_times(write_spec):
+    text = (
+        "input_shape: [8]\n"
+        "blocks:\n"
+        "  outer: {layers: [{block: inner, repeat: 1000000000}]}\n"
+        "  inner: {layers: [{units: 3}]}\n"
+        "layers:\n"
+        "  - {block: outer, repeat: 1000000000}\n"
+    )
+    result = validate(write_spec(text))
+    assert result.exit_code == 2 and "needs 'type'" in result.output
+
+
+def test_huge_but_valid_numbers_summarize(write_spec):
+    path = write_spec("input_shape: [" + "1" + "0" * 200 + ", " + "1" + "0" * 200 + "]\nlayers:\n  - {type: Flatten}\n")
+    result = runner.invoke(app, ["summary", str(path)])
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+
+
+def test_schema_does_not_need_docstrings(monkeypatch):
+    import json
+
+    from archspec.layers import LAYERS
+
+    for cls in LAYERS.values():
+        monkeypatch.setattr(cls, "__doc__", None)
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0, result.output
+    schema = json.loads(result.stdout)
+    dense = schema["$defs"]["Dense"]
+    assert dense["properties"]["type"]["description"] == "Dense" and dense["description"]
+
+
+def test_an_error_on_line_100_is_not_an_emoji(write_spec):
+    # rich reads ":100:" as an emoji code: "spec.yaml:100:5" used to print as "spec.yaml💯5"
+    text = "input_shape: [8]\n" + "#\n" * 97 + "layers:\n  - {type: Dense, units: 0}\n"
+    result = validate(write_spec(text))
+    assert result.exit_code == 2 and "spec.yaml:100:26: Dense 'dense': units" in result.output, result.output
+
+
+def test_control_characters_in_names_stay_on_one_line(write_spec):
+    result = validate(write_spec('input_shape: [8]\nlayers:\n  - {type: Dense, units: 1, inputs: "a\\rb\\u2028c"}\n'))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unknown input 'a\\rb\\u2028c'" in lines[0], result.stderr

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from archspec.errors import ArchspecError, Problem, shorten, suggest
+from archspec.errors import ArchspecError, Problem, kind_of, shorten, suggest
 from archspec.layers import canonical_type, snake_case
 from archspec.layers.base import NAME_PATTERN
 from archspec.spec.model import BlockDef
@@ -21,6 +21,11 @@ MAX_LAYERS = 20_000  # bound on the expanded graph: a `repeat: 100000000` is an 
 MAX_BLOCK_DEPTH = 32
 PARAM_RE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 USE_KEYS = {"block", "name", "repeat", "inputs", "trainable"}
+MAX_NAME_LENGTH = 200
+
+
+def _quoted(key: Any) -> str:
+    return f"'{key}'" if isinstance(key, str) else shorten(key)
 
 
 @dataclass
@@ -59,6 +64,7 @@ class BlockExpander:
         self.aliases: dict[str, str] = {}
         self.problems: list[Problem] = []
         self._reported: set[tuple] = set()
+        self._mistakes = 0  # every mistake met, reported or not: a failing block is not expanded again
 
     def expand(self, layers: list[dict[str, Any]]) -> None:
         self._scope(layers, ("layers",), _Scope(""), {}, None, (), True, "")
@@ -66,6 +72,7 @@ class BlockExpander:
     # ------------------------------------------------------------------ helpers
 
     def _problem(self, path: PathKey, message: str, context: str, key: bool = False) -> None:
+        self._mistakes += 1
         if (path, message) in self._reported:  # a mistake in a block reads once, not once per use
             return
         self._reported.add((path, message))
@@ -106,7 +113,8 @@ class BlockExpander:
         """Expand one list of entries; returns the full name of its last output."""
         in_block = bool(stack)
         entries: list[tuple[PathKey, dict[str, Any], str]] = []
-        explicit = {item.get("name") for item in items if isinstance(item, dict)}
+        # names written out (only strings: a list or a mapping there is reported below, and is unhashable)
+        explicit = {item["name"] for item in items if isinstance(item, dict) and isinstance(item.get("name"), str)}
         counters: dict[str, int] = {}
 
         # pass 1: substitute parameters and name every entry, so references may point forward
@@ -124,13 +132,20 @@ class BlockExpander:
                 kind = item.get("block") if "block" in item else item.get("type")
                 prefix = snake_case(canonical_type(kind) or kind) if isinstance(kind, str) else "layer"
                 name = self._auto_name(prefix, counters, explicit)
-            elif not isinstance(name, str) or not re.match(NAME_PATTERN, name):
+            elif not isinstance(name, str):
+                self._problem(path + ("name",), f"name: expected a layer name (a string), got {kind_of(name)} "
+                              f"{shorten(name)}", context)
+                continue
+            elif not re.match(NAME_PATTERN, name) or len(name) > MAX_NAME_LENGTH:
                 self._problem(
                     path + ("name",),
                     f"name: {shorten(name)} is not a valid layer name (letters, digits, _ and -; / only between parts)",
                     context,
                 )
                 continue
+            if "trainable" in item and not isinstance(item["trainable"], bool):
+                self._problem(path + ("trainable",), f"trainable: expected true or false, got {shorten(item['trainable'])}",
+                              context)
             scope.locals.add(name)
             repeat = item.get("repeat", 1)
             if "block" in item and isinstance(repeat, int) and not isinstance(repeat, bool) and repeat > 1:
@@ -189,7 +204,11 @@ class BlockExpander:
 
     def _use(self, item, path, name, scope, inputs, stack, trainable, context) -> str | None:
         block_name = item["block"]
-        if not isinstance(block_name, str) or block_name not in self.blocks:
+        if not isinstance(block_name, str):
+            self._problem(path + ("block",), f"block: expected a block name (a string), got {kind_of(block_name)} "
+                          f"{shorten(block_name)}", context)
+            return None
+        if block_name not in self.blocks:
             self._problem(
                 path + ("block",),
                 f"unknown block {shorten(block_name)}{suggest(str(block_name), self.blocks)}"
@@ -210,8 +229,9 @@ class BlockExpander:
             if key in USE_KEYS:
                 continue
             if key not in block.params:
-                hint = suggest(key, [*block.params, *USE_KEYS])
-                self._problem(path + (key,), f"block '{block_name}' has no parameter '{key}'{hint}", context, key=True)
+                hint = suggest(str(key), [*block.params, *USE_KEYS])
+                self._problem(path + (key,), f"block '{block_name}' has no parameter {_quoted(key)}{hint}", context,
+                              key=True)
                 continue
             params[key] = value
         missing = [k for k, v in params.items() if v is None]
@@ -230,7 +250,10 @@ class BlockExpander:
         use_trainable = trainable and item.get("trainable", True) is not False
         line, col = self.source.positions.get(path, (None, None))
         current = inputs[0]
+        mistakes = self._mistakes
         for r in range(1, repeat + 1):
+            if self._mistakes > mistakes:
+                break  # reported once; repeating a broken block would only take time (repeat: 10**9)
             use_name = name if repeat == 1 else f"{name}_{r}"
             inner_context = f"in block '{block_name}' used as '{scope.prefix}{use_name}' (line {line}): "
             out = self._scope(

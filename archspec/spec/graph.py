@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import heapq
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from archspec.errors import ArchspecError, Location, Problem, suggest
+from archspec.errors import ArchspecError, Location, Problem, kind_of, shorten, suggest
 from archspec.layers import Layer, Shape, ShapeError, Weight, layer_class
 from archspec.layers.base import DataFormat, fmt_shape
 from archspec.spec.blocks import BlockExpander, Entry
@@ -203,6 +205,17 @@ def resolve(spec_file: SpecFile, source: Source, default_name: str) -> Spec:
     )
 
 
+MAX_BASE_DEPTH = 16
+_BASE_CHAIN: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("archspec_base_chain", default=())
+
+
+def _path_key(path) -> str:
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):  # a symlink loop, an unreadable directory
+        return str(path)
+
+
 def _base(spec_file: SpecFile, source: Source):
     """The base spec's layers up to `up_to`, as entries of this spec (transfer learning)."""
     from pathlib import Path
@@ -212,11 +225,20 @@ def _base(spec_file: SpecFile, source: Source):
     base = spec_file.base
     here = Path(source.file).parent
     path = here / base.spec
+    chain = (*_BASE_CHAIN.get(), _path_key(Path(source.file)))
+    key = _path_key(path)
+    if key in chain or len(chain) > MAX_BASE_DEPTH:
+        raise ArchspecError([problem_at(source, ("base", "spec"),
+                                        f"base spec {base.spec} leads back to itself (a cycle of 'base' specs)"
+                                        if key in chain else f"'base' specs are nested more than {MAX_BASE_DEPTH} deep")])
+    token = _BASE_CHAIN.set(chain)
     try:
         base_spec = load(path)
     except ArchspecError as exc:
         problems = [problem_at(source, ("base", "spec"), f"base spec {base.spec}: {p}") for p in exc.problems]
         raise ArchspecError(problems) from None
+    finally:
+        _BASE_CHAIN.reset(token)
     names = {n.name for n in base_spec.nodes}
     if base.up_to not in names:
         raise ArchspecError([problem_at(source, ("base", "up_to"),
@@ -250,7 +272,8 @@ def _validate_layer(entry: Entry, source: Source, problems: list[Problem], repor
     """The entry's layer config, or None after adding its problems (once per place in the file)."""
     type_name = entry.data.get("type")
     if not isinstance(type_name, str):
-        problems.append(problem_at(source, entry.path + ("type",), f"{entry.context}type: expected a layer type name"))
+        got = "" if type_name is None else f", got {kind_of(type_name)} {shorten(type_name)}"
+        problems.append(problem_at(source, entry.path + ("type",), f"{entry.context}type: expected a layer type name{got}"))
         return None
     try:
         cls = layer_class(type_name)
@@ -259,14 +282,86 @@ def _validate_layer(entry: Entry, source: Source, problems: list[Problem], repor
         return None
     data = {k: v for k, v in entry.data.items() if k != "type"}
     data["trainable"] = entry.trainable
+    found: list[Problem] = []
     try:
         return cls.model_validate({**data, "name": entry.name.rsplit("/", 1)[-1]}).model_copy(update={"name": entry.name})
     except ValidationError as exc:
-        for problem in validation_problems(exc, data, source, entry.path, cls):
-            if (problem.location, problem.message) not in reported:  # a block's mistake reads once, not per use
-                reported.add((problem.location, problem.message))
-                context = f"{entry.context}{cls.type_name} '{entry.name}': "
-                problems.append(Problem(context + problem.message, problem.location))
+        found = validation_problems(exc, data, source, entry.path, cls)
+    except Exception as exc:  # noqa: BLE001 - a layer's own validator choked on a value (a list where a name goes)
+        found = _crashing_values(cls, data, source, entry, exc)
+    context = f"{entry.context}{cls.type_name} '{entry.name}': "
+    for problem in found:
+        if (problem.location, problem.message) not in reported:  # a block's mistake reads once, not per use
+            reported.add((problem.location, problem.message))
+            problems.append(Problem(context + problem.message, problem.location))
+    return None
+
+
+def _crashing_values(cls: type[Layer], data: dict[str, Any], source: Source, entry: Entry,
+                     exc: Exception) -> list[Problem]:
+    """Problems for a layer config that made validation raise something other than a ValidationError.
+
+    Layer types normalise some values before pydantic checks them (an activation or initializer
+    name is looked up in an alias table); a list or a mapping there used to end in
+    `TypeError: unhashable type`. Each key is tried on its own to name the culprit(s), then the
+    rest of the entry is validated as usual so its other mistakes are reported too.
+    """
+    culprits = [key for key, value in data.items() if _crashes(cls, key, value)]
+    problems = [
+        problem_at(source, entry.path + (key,), f"{key}: {_expected(cls, key)}, got {kind_of(data[key])} {shorten(data[key])}")
+        for key in culprits
+    ]
+    if not culprits:  # not a single value's fault: say so at the entry rather than crash
+        return [problem_at(source, entry.path, f"invalid layer configuration ({type(exc).__name__}: {shorten(str(exc))})")]
+    rest = {k: v for k, v in data.items() if k not in culprits}
+    try:
+        cls.model_validate({**rest, "name": entry.name.rsplit("/", 1)[-1]})
+    except ValidationError as exc:
+        reported_already = {f"missing required key '{key}'" for key in culprits}
+        problems += [p for p in validation_problems(exc, rest, source, entry.path, cls) if p.message not in reported_already]
+    except Exception:  # noqa: BLE001
+        pass
+    return problems
+
+
+def _crashes(cls: type[Layer], key: Any, value: Any) -> bool:
+    """Whether validating `value` alone as the field `key` raises something other than a ValidationError."""
+    adapter = _field_adapter(cls, key)
+    if adapter is None:
+        return False
+    try:
+        adapter.validate_python(value)
+    except ValidationError:
+        return False
+    except Exception:  # noqa: BLE001
+        return True
+    return False
+
+
+def _expected(cls: type[Layer], key: str) -> str:
+    """'Input should be ...' as pydantic words it for a wrong string, or a plain 'expected a single value'."""
+    adapter = _field_adapter(cls, key)
+    try:
+        if adapter is not None:
+            adapter.validate_python("\x00?")
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if errors and errors[0]["type"] == "literal_error":
+            return errors[0]["msg"]
+    except Exception:  # noqa: BLE001
+        pass
+    return "expected a single value"
+
+
+@functools.lru_cache(maxsize=None)
+def _field_adapter(cls: type[Layer], key: Any) -> TypeAdapter | None:
+    field = cls.model_fields.get(key) if isinstance(key, str) else None
+    if field is None:
+        return None
+    try:
+        annotation = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+        return TypeAdapter(annotation)
+    except Exception:  # noqa: BLE001 - an annotation pydantic cannot rebuild on its own
         return None
 
 
@@ -358,8 +453,10 @@ def _infer_shapes(order, wiring, layers, inputs, data_format, source, seen) -> l
         except ShapeError as exc:
             got = ", ".join(fmt_shape(s) for s in input_shapes)
             entry = seen[name]
+            said = str(exc)
+            suffix = "" if got in said else f" (input: {got})"  # the layer's message may name its input already
             problems.append(
-                problem_at(source, entry.path, f"{entry.context}{layer.type_name} '{name}' {exc} (input: {got})")
+                problem_at(source, entry.path, f"{entry.context}{layer.type_name} '{name}' {said}{suffix}")
             )
             continue
         shapes[name] = output_shape

@@ -39,6 +39,8 @@ def load_source(source: Source, default_name: str) -> Spec:
                 resolve(SpecFile.model_validate(cleaned), source, default_name)
             except ArchspecError as more:
                 problems += more.problems
+            except ValidationError:
+                pass  # the bad keys held something the rest needs (e.g. the only 'inputs'): report them alone
         raise ArchspecError(problems) from None
     return resolve(spec_file, source, default_name)
 

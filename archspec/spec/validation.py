@@ -51,6 +51,9 @@ def validation_problems(
             if error["type"] == "missing":
                 message = f"missing required key '{loc[-1]}'"
                 is_key = False
+            elif loc and loc[-1] == "[key]":  # a mapping key of the wrong type: point at the key itself
+                message = f"{key}: {msg} (got {shorten(error['input'])})" if key else msg
+                is_key = True
             else:
                 got = f" (got {shorten(error['input'])})" if path and error["type"] != "value_error" else ""
                 if error["type"] == "literal_error" and isinstance(error["input"], str):
