@@ -287,3 +287,32 @@ def test_onnx_exports_agree_with_keras(data_format, exporter):
             failures.append(str(exc))
     assert not failures, "\n".join(failures)
 
+
+
+@needs_both
+def test_mask_policies_follow_keras():
+    """A type passes, merges, produces or consumes a mask exactly where Keras's layer supports
+    masking; elsewhere (supports_masking False) the mask ends there, as in Keras."""
+    from archspec.backends.keras import keras_name
+
+    problems = []
+    for type_name in list_layers():
+        cls = LAYERS[type_name]
+        for data_format in FORMATS:
+            cases = _cases(type_name, data_format)
+            if cases:
+                break
+        _, entry, shapes, _ = cases[0]
+        layer = cls.model_validate({k: v for k, v in entry.items() if k != "type"})
+        try:
+            keras_layer = layer.keras_layer(data_format, keras_name("probe"))
+        except Exception as exc:  # noqa: BLE001 - report, don't stop
+            problems.append(f"{type_name}: cannot build the Keras layer ({exc})")
+            continue
+        ours = cls.mask_policy != "drop"
+        if type_name == "Embedding":
+            ours = layer.mask_zero
+        if getattr(keras_layer, "supports_masking", False) != ours:
+            problems.append(f"{type_name}: mask_policy {cls.mask_policy!r}, Keras supports_masking "
+                            f"{keras_layer.supports_masking}")
+    assert not problems, "\n".join(problems)
