@@ -86,16 +86,27 @@ def test_constructors_exist_in_keras():
 # ---------------------------------------------------------------- the slow, layer-by-layer check
 
 def _flat_layers(model):
-    """The model's layers, nested models (Sequential/Functional used as a layer) opened up, no InputLayer."""
+    """(class name, params, output shape) of the model's layers, nested models (Sequential or Functional
+    used as a layer) opened up, no InputLayer; and of its residual merges written as tensor
+    arithmetic (ConvNeXt's `inputs + x`), which a spec writes as a merge layer. Arithmetic with a
+    constant (MobileNetV3's `x + 3.0`) is part of a function a spec writes otherwise (see below)."""
     import keras
 
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from _flat_layers(layer)
-        elif isinstance(layer, keras.layers.InputLayer):
+    # a Functional model lists its tensor arithmetic among its operations; a Sequential has none
+    for operation in getattr(model, "_operations", model.layers):
+        if isinstance(operation, keras.Model):
+            yield from _flat_layers(operation)
+        elif isinstance(operation, keras.layers.InputLayer):
             continue
+        elif isinstance(operation, keras.layers.Layer):
+            yield type(operation).__name__, int(operation.count_params()), _shape(operation.output.shape)
         else:
-            yield layer
+            node = operation._inbound_nodes[0]
+            if type(operation).__name__ in MERGE_OPERATIONS and len(node.input_tensors) >= 2:
+                yield type(operation).__name__, 0, _shape(node.output_tensors[0].shape)
+
+
+MERGE_OPERATIONS = {"Add", "Multiply", "Subtract", "Maximum", "Minimum"}
 
 
 def _shape(shape) -> tuple:
@@ -126,8 +137,7 @@ def _keras_model(constructor: str, spec_input: tuple):
 
 def _keras_facts(constructor: str, spec_input: tuple):
     model = _keras_model(constructor, spec_input)
-    layers = [(type(layer).__name__, int(layer.count_params()), _shape(layer.output.shape))
-              for layer in _flat_layers(model)]
+    layers = list(_flat_layers(model))
     totals = {
         "total_params": int(model.count_params()),
         "trainable_params": _count(model.trainable_weights),

@@ -212,16 +212,16 @@ def test_keras_written_weights_through_export_onnx_cli(tmp_path, backend):
 
 
 def test_an_exporter_that_cannot_convert_is_reported_not_fatal(tmp_path):
-    spec_file = tmp_path / "grouped.yaml"
+    spec_file = tmp_path / "antialiased.yaml"  # tf2onnx has no op for TensorFlow's antialiased resize
     spec_file.write_text("input_shape: [8, 8, 4]\nlayers:\n"
-                         "  - {type: Conv2D, filters: 6, kernel_size: 3, groups: 2, padding: same}\n"
+                         "  - {type: Resizing, height: 5, width: 5, antialias: true}\n"
                          "  - {type: GlobalAveragePooling2D}\n")
     result = runner.invoke(app, ["check", str(spec_file), "--json"])
     data = json.loads(result.stdout)
     assert result.exit_code == 0 and data["passed"]
     assert "onnx:torch" in data["paths"] and "onnx:keras" not in data["paths"]
     assert "tf2onnx" in data["skipped"]["onnx:keras"]
-    result = runner.invoke(app, ["export", "onnx", str(spec_file), "-b", "keras", "-o", str(tmp_path / "g.onnx")])
+    result = runner.invoke(app, ["export", "onnx", str(spec_file), "-b", "keras", "-o", str(tmp_path / "a.onnx")])
     assert result.exit_code == 2 and "try --backend torch" in result.output
     assert not (tmp_path / "g.onnx").exists()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -103,7 +103,7 @@ class Example:
 # ---------------------------------------------------------------- value types
 
 
-def _ints(value: Any) -> Any:
+def ints_tuple(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("expected an integer or a list of integers, not a boolean")
     if isinstance(value, int):
@@ -116,7 +116,7 @@ def _ints(value: Any) -> Any:
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 IntTuple = Annotated[
     tuple[PositiveInt, ...],
-    BeforeValidator(_ints, json_schema_input_type=Union[int, Annotated[list[int], Field(min_length=1, max_length=3)]]),
+    BeforeValidator(ints_tuple, json_schema_input_type=Union[int, Annotated[list[int], Field(min_length=1, max_length=3)]]),
 ]
 """An int or one int per spatial axis, like Keras's kernel_size, strides and pool_size.
 
@@ -133,7 +133,7 @@ def expand_tuple(value: tuple[int, ...], rank: int, field_name: str) -> tuple[in
 
 
 def _int_pair(value: Any) -> Any:
-    value = _ints(value)
+    value = ints_tuple(value)
     return value * 2 if isinstance(value, tuple) and len(value) == 1 else value
 
 

@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 from archspec.backends.torch.module import LayerModule
-from archspec.errors import ArchspecError
 from archspec.spec import Spec
 from archspec.weights import Weights, check_weights
 

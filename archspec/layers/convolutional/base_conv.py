@@ -95,6 +95,13 @@ class BaseConv(Layer):
         _, channels = spatial(input_shapes[0], data_format)
         return math.prod(out) * self.filters * math.prod(self.kernel_size) * (channels // self.groups)
 
+    def keras_layer(self, data_format, name):
+        from archspec.backends.keras.layers import FOR_EXPORT, generic_layer
+
+        if FOR_EXPORT.get() and (self.groups > 1 or (self.rank == 3 and data_format == "channels_first")):
+            return _exportable_layer(self, data_format, name)
+        return generic_layer(self, data_format, name)
+
     def torch_setup(self, module, input_shapes, data_format):
         from archspec.backends.torch import ops
 
@@ -113,3 +120,42 @@ class BaseConv(Layer):
             x = F.pad(x, module.pad)
         return module.conv(x, module.weight, getattr(module, "bias", None), self.strides, module.padding,
                            self.dilation_rate, self.groups)
+
+
+def _exportable_layer(cfg: BaseConv, data_format, name):
+    """The Keras convolution for ONNX export: channels last, one convolution per group.
+
+    TensorFlow runs grouped convolutions and channels-first 3-D ones through XLA on the CPU, and
+    tf2onnx cannot convert an XLA call. The same function written with plain convolutions keeps
+    the same `kernel` and `bias` variables, so the exported file takes the neutral weights.
+    """
+    import keras
+
+    from archspec.backends.keras.layers import keras_class, keras_kwargs
+
+    base = keras_class(cfg.type_name)
+    to_last = (0, *range(2, cfg.rank + 2), 1)
+    to_first = (0, cfg.rank + 1, *range(1, cfg.rank + 1))
+
+    class ExportableConv(base):
+        def call(self, inputs):
+            ops = keras.ops
+            if self.data_format == "channels_first":
+                inputs = ops.transpose(inputs, to_last)
+            padding = self.padding
+            if padding == "causal":
+                inputs = ops.pad(inputs, [[0, 0], [(self.kernel_size[0] - 1) * self.dilation_rate[0], 0], [0, 0]])
+                padding = "valid"
+            groups = zip(ops.split(inputs, self.groups, axis=-1), ops.split(self.kernel, self.groups, axis=-1))
+            outputs = ops.concatenate([
+                ops.conv(x, k, strides=list(self.strides), padding=padding, dilation_rate=self.dilation_rate,
+                         data_format="channels_last")
+                for x, k in groups
+            ], axis=-1)
+            if self.use_bias:
+                outputs = outputs + self.bias
+            if self.data_format == "channels_first":
+                outputs = ops.transpose(outputs, to_first)
+            return self.activation(outputs) if self.activation is not None else outputs
+
+    return ExportableConv(**keras_kwargs(cfg, data_format, base), name=name)

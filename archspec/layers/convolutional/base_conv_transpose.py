@@ -10,25 +10,15 @@ from pydantic import BeforeValidator, Field, model_validator
 from archspec.activations import Activation
 from archspec.initializers import Initializer
 from archspec.layers.base import (
-    DataFormat, IntTuple, Layer, Padding, Shape, ShapeError, Weight, expand_tuple, fmt_shape, image, require_rank,
-    spatial,
+    DataFormat, IntTuple, Layer, Padding, Shape, ShapeError, Weight, expand_tuple, fmt_shape, image, ints_tuple,
+    require_rank, spatial,
 )
 from archspec.layers.convolutional.base_conv import kernel_to_torch
 
 
-def _ints_or_none(value):
-    if isinstance(value, bool):
-        raise ValueError("expected an integer or a list of integers, not a boolean")
-    if isinstance(value, int):
-        return (value,)
-    if isinstance(value, list):
-        return tuple(value)
-    return value
-
-
 OutputPadding = Annotated[
     Union[tuple[Annotated[int, Field(strict=True, ge=0)], ...], None],
-    BeforeValidator(_ints_or_none, json_schema_input_type=Union[
+    BeforeValidator(ints_tuple, json_schema_input_type=Union[
         Annotated[int, Field(ge=0)], Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1, max_length=3)],
         None]),
 ]

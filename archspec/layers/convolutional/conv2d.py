@@ -15,5 +15,5 @@ class Conv2D(BaseConv):
         Example({"filters": 3, "kernel_size": [3, 2], "strides": 2, "padding": "same"}, ((9, 8, 2),)),
         Example({"filters": 2, "kernel_size": 3, "padding": "same", "dilation_rate": 2, "activation": "softmax"},
                 ((7, 7, 3),)),
-        Example({"filters": 4, "kernel_size": 3, "groups": 2, "use_bias": False}, ((6, 6, 4),), onnx_keras=False),
+        Example({"filters": 4, "kernel_size": 3, "groups": 2, "use_bias": False}, ((6, 6, 4),)),
     )

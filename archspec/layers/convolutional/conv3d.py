@@ -16,7 +16,6 @@ class Conv3D(BaseConv):
         Example({"filters": 2, "kernel_size": 3, "strides": 2, "padding": "same"}, ((5, 5, 6, 3),),
                 data_formats=("channels_last",)),
         Example({"filters": 2, "kernel_size": 3, "strides": 2, "padding": "same"}, ((5, 5, 6, 3),),
-                data_formats=("channels_first",), keras_gradient=False, onnx_keras=False,
-                note="TensorFlow's CPU gradient of a channels_first Conv3D is wrong (its forward is right), "
-                     "and tf2onnx cannot convert it"),
+                data_formats=("channels_first",), keras_gradient=False,
+                note="TensorFlow's CPU gradient of a channels_first Conv3D is wrong (its forward is right)"),
     )

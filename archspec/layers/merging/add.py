@@ -10,9 +10,3 @@ class Add(BaseMerge):
     """Elementwise sum of its inputs, `keras.layers.Add`."""
 
     examples = (Example({}, ((4, 4, 3), (4, 4, 3))), Example({}, ((5,), (5,), (5,))))
-
-    def torch_forward(self, module, *xs):
-        out = xs[0]
-        for x in xs[1:]:
-            out = out + x
-        return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from archspec.layers.base import DataFormat, Layer, Shape, ShapeError, fmt_shape
 
 
@@ -21,11 +23,24 @@ def broadcast_shapes(input_shapes: list[Shape]) -> Shape:
 
 
 class BaseMerge(Layer):
-    """Elementwise merge of two or more inputs of one shape (axes of size 1 broadcast)."""
+    """Elementwise merge of two or more inputs of one shape (axes of size 1 broadcast).
+
+    Subclasses name the pairwise torch function that folds the inputs (`torch_fold`).
+    """
 
     min_inputs = 2
     max_inputs = None
     mask_policy = "merge"
+    torch_fold: ClassVar[str] = "add"
+
+    def torch_forward(self, module, *xs):
+        import torch
+
+        fold = getattr(torch, self.torch_fold)
+        out = xs[0]
+        for x in xs[1:]:
+            out = fold(out, x)
+        return out
 
     def output_shape(self, input_shapes: list[Shape], data_format: DataFormat) -> Shape:
         return broadcast_shapes(input_shapes)

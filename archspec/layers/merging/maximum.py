@@ -9,16 +9,10 @@ from archspec.layers.registry import register
 class Maximum(BaseMerge):
     """Elementwise maximum of its inputs, `keras.layers.Maximum` (axes of size 1 broadcast)."""
 
+    torch_fold = "maximum"
+
     examples = (
         Example({}, ((4, 4, 3), (4, 4, 3))),
         Example({}, ((5,), (5,), (5,))),
         Example({}, ((1, 4, 3), (4, 4, 1))),
     )
-
-    def torch_forward(self, module, *xs):
-        import torch
-
-        out = xs[0]
-        for x in xs[1:]:
-            out = torch.maximum(out, x)
-        return out

@@ -9,14 +9,10 @@ from archspec.layers.registry import register
 class Multiply(BaseMerge):
     """Elementwise product of its inputs, `keras.layers.Multiply` (axes of size 1 broadcast)."""
 
+    torch_fold = "mul"
+
     examples = (
         Example({}, ((4, 4, 3), (4, 4, 3))),
         Example({}, ((5,), (5,), (5,))),
         Example({}, ((4, 1, 3), (4, 5, 1))),
     )
-
-    def torch_forward(self, module, *xs):
-        out = xs[0]
-        for x in xs[1:]:
-            out = out * x
-        return out
