@@ -50,10 +50,32 @@ def available_backends() -> list[str]:
     return names
 
 
-def sample_inputs(spec: Spec, batch: int, seed: int) -> list[np.ndarray]:
-    """Inputs in the range a user feeds (scaled images, standardised features)."""
+CHECK_LENGTHS = (1, 7, 64)  # the lengths a free axis takes in a check
+
+
+def integer_bound(spec: Spec, name: str) -> int:
+    """Integers fed to input `name` lie in [0, bound): the smallest vocabulary of the layers that
+    take it (Embedding's input_dim), else 2."""
+    bounds = [b for n in spec.nodes if name in n.inputs for b in [n.layer.integer_input_bound()] if b is not None]
+    return min(bounds, default=2)
+
+
+def sample_inputs(spec: Spec, batch: int, seed: int, length: int = 7) -> list[np.ndarray]:
+    """Inputs in the range a user feeds (scaled images, standardised features; integer ids below
+    the vocabulary of the Embedding that takes them), `length` on every free axis."""
     rng = np.random.default_rng(seed)
-    return [rng.uniform(0.0, 1.0, (batch, *i.shape)).astype(np.float32) for i in spec.inputs]
+    arrays = []
+    for i in spec.inputs:
+        shape = (batch, *(length if d is None else d for d in i.shape))
+        if i.is_integer:
+            arrays.append(rng.integers(0, integer_bound(spec, i.name), shape).astype(i.dtype))
+        else:
+            arrays.append(rng.uniform(0.0, 1.0, shape).astype(np.float32))
+    return arrays
+
+
+def has_free_axis(spec: Spec) -> bool:
+    return any(d is None for i in spec.inputs for d in i.shape)
 
 
 def compare(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> dict[str, Any]:
@@ -167,14 +189,16 @@ def _run_check(spec, weights, batch, atol, rtol, layers, seed, backends, extra_p
             f"check needs at least two paths to compare, found {[p.name for p in paths] or 'none'}: "
             "install both backends (pip install 'archspec[keras,torch]')"
         )
-    inputs = sample_inputs(spec, batch, seed)
-    outputs = {p.name: p.predict(inputs) for p in paths}
+    lengths = CHECK_LENGTHS if has_free_axis(spec) else (None,)
+    feeds = {n: sample_inputs(spec, batch, seed + k, n or 7) for k, n in enumerate(lengths)}
+    inputs = feeds[lengths[-1]]
+    outputs = {p.name: [p.predict(feeds[n]) for n in lengths] for p in paths}
     report = CheckReport(spec.name, batch, atol, rtol, [p.name for p in paths], skipped=skipped)
     for a, b in combinations(paths, 2):
-        per_output = {
-            out_name: compare(x, y, atol, rtol)
-            for out_name, x, y in zip(spec.outputs, outputs[a.name], outputs[b.name])
-        }
+        per_output = {}
+        for k, n in enumerate(lengths):
+            for out_name, x, y in zip(spec.outputs, outputs[a.name][k], outputs[b.name][k]):
+                per_output[out_name if n is None else f"{out_name} (length {n})"] = compare(x, y, atol, rtol)
         report.pairs.append({
             "a": a.name,
             "b": b.name,

@@ -110,13 +110,14 @@ class SummaryFormat(str, Enum):
 def summary(
     spec_path: Path = typer.Argument(..., metavar="SPEC", help="Spec file."),
     format: SummaryFormat = typer.Option(SummaryFormat.table, "--format", "-f", help="table, json or markdown."),
+    length: int = typer.Option(32, "--length", help="Length of every free axis (None) for MACs and activation memory."),
 ) -> None:
     """Layer-by-layer output shapes, parameters (Keras's counts), MACs and sizes."""
     from archspec.spec import load
     from archspec.summary import render_markdown, render_table, summarize, to_json
 
     spec = load(spec_path)
-    data = summarize(spec)
+    data = summarize(spec, length)
     if format is SummaryFormat.json:
         sys.stdout.write(to_json(data) + "\n")
     elif format is SummaryFormat.markdown:

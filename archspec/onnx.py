@@ -49,7 +49,7 @@ class Session:
     @property
     def input_shape(self) -> tuple[int, ...]:
         """Per-sample shape of the first input."""
-        return tuple(int(d) for d in self.inputs[0].shape[1:])
+        return tuple(d if isinstance(d, int) else None for d in self.inputs[0].shape[1:])
 
     @property
     def data_format(self) -> str:
@@ -73,15 +73,19 @@ class Session:
         arrays = []
         for given, spec_input in zip(inputs, self.inputs):
             given = np.asarray(given)
-            want = tuple(spec_input.shape[1:])
+            want = tuple(spec_input.shape[1:])  # a free axis is a name (str) or None
             if given.ndim == len(want):
                 given = given[None]
-            if tuple(given.shape[1:]) != want:
+            if given.ndim != len(want) + 1 or any(
+                    isinstance(w, int) and w != g for w, g in zip(want, given.shape[1:])):
                 raise ArchspecError(f"input '{spec_input.name}' takes samples of shape {list(want)}, "
                                     f"got {list(given.shape[1:])}")
             if not np.issubdtype(given.dtype, np.number):
                 raise ArchspecError(f"input '{spec_input.name}' takes numbers, got dtype {given.dtype}")
-            arrays.append(given.astype(np.float32))
+            dtype = {"tensor(int32)": np.int32, "tensor(int64)": np.int64}.get(spec_input.type, np.float32)
+            if dtype is not np.float32 and not np.issubdtype(given.dtype, np.integer):
+                raise ArchspecError(f"input '{spec_input.name}' takes integers, got dtype {given.dtype}")
+            arrays.append(given.astype(dtype))
         n = len(arrays[0])
         chunks = []
         for start in range(0, n, batch_size):

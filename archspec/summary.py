@@ -7,16 +7,39 @@ import math
 from decimal import Decimal
 from typing import Any
 
+from archspec.errors import ArchspecError
+from archspec.layers.base import Shape
 from archspec.spec import Spec
 
 BYTES_PER_VALUE = 4  # float32
+DEFAULT_LENGTH = 32  # the length a free axis (None) takes for MACs and activation memory
 
 
-def summarize(spec: Spec) -> dict[str, Any]:
-    """The summary as plain data (SPEC-FORMAT section 6)."""
+def concrete_shapes(spec: Spec, length: int) -> tuple[dict[str, Shape], dict[str, list[Shape]]]:
+    """(output shape by input/layer name, input shapes by layer name) with every free axis of the
+    inputs set to `length`: what MACs and activation memory are counted on."""
+    shapes: dict[str, Shape] = {i.name: tuple(length if d is None else d for d in i.shape) for i in spec.inputs}
+    inputs: dict[str, list[Shape]] = {}
+    free = any(d is None for i in spec.inputs for d in i.shape)
+    for node in spec.nodes:
+        if not free:
+            shapes[node.name], inputs[node.name] = node.output_shape, node.input_shapes
+            continue
+        inputs[node.name] = [shapes[r] for r in node.inputs]
+        shapes[node.name] = tuple(node.layer.output_shape(inputs[node.name], spec.data_format))
+    return shapes, inputs
+
+
+def summarize(spec: Spec, length: int = DEFAULT_LENGTH) -> dict[str, Any]:
+    """The summary as plain data (SPEC-FORMAT section 6). A free axis (None) stays null in the
+    shapes; MACs and activation memory are those at `length` on every free axis."""
+    if length < 1:
+        raise ArchspecError("--length must be at least 1")
+    shapes, input_shapes = concrete_shapes(spec, length)
+    free = any(d is None for i in spec.inputs for d in i.shape)
     layers = []
     for node in spec.nodes:
-        macs = node.layer.macs(node.input_shapes, node.output_shape, spec.data_format)
+        macs = node.layer.macs(input_shapes[node.name], shapes[node.name], spec.data_format)
         layers.append(
             {
                 "name": node.name,
@@ -32,14 +55,16 @@ def summarize(spec: Spec) -> dict[str, Any]:
         )
     total = spec.total_params
     trainable = spec.trainable_params
-    activation_values = sum(math.prod(n.output_shape) for n in spec.nodes)
-    activation_values += sum(math.prod(i.shape) for i in spec.inputs)
+    activation_values = sum(math.prod(shapes[n.name]) for n in spec.nodes)
+    activation_values += sum(math.prod(shapes[i.name]) for i in spec.inputs)
     return {
         "name": spec.name,
         "description": spec.description,
         "data_format": spec.data_format,
         "inputs": [i.name for i in spec.inputs],
         "input_shapes": {i.name: [None, *i.shape] for i in spec.inputs},
+        "input_dtypes": {i.name: i.dtype for i in spec.inputs},
+        "length": length if free else None,
         "outputs": list(spec.outputs),
         "output_shapes": {o: [None, *spec.shape_of(o)] for o in spec.outputs},
         "total_params": total,
@@ -115,6 +140,9 @@ def render_table(summary: dict[str, Any], spec: Spec):
     footer.append(f" Non-trainable params: {frozen:,} ({human_bytes(frozen * BYTES_PER_VALUE)})\n")
     footer.append(f" MACs per sample: {summary['macs']:,} ({human_count(summary['macs'])})\n")
     footer.append(f" Activation memory per sample: {human_bytes(summary['activation_bytes'])}")
+    if summary.get("length") is not None:
+        footer.append(f"\n MACs and activation memory at length {summary['length']} on every free axis (None); "
+                      "--length N for another")
     return Group(table, footer)
 
 
@@ -141,4 +169,6 @@ def render_markdown(summary: dict[str, Any], spec: Spec) -> str:
         f"- MACs per sample: {summary['macs']:,}",
         f"- Activation memory per sample: {human_bytes(summary['activation_bytes'])}",
     ]
+    if summary.get("length") is not None:
+        lines.append(f"- MACs and activation memory at length {summary['length']} on every free axis (None)")
     return "\n".join(lines)

@@ -50,7 +50,9 @@ def spec_text(type_names: list[str], data_format: str, keras_onnx_only: bool = F
             if (keras_onnx_only and not example.onnx_keras) or (keras_gradient_only and not example.keras_gradient):
                 continue
             names = [f"{name}_in{k}" for k in range(len(shapes))]
-            inputs += [{"name": n, "shape": list(s)} for n, s in zip(names, shapes)]
+            dtypes = example.input_dtypes or ("float32",) * len(shapes)
+            inputs += [{"name": n, "shape": list(s), **({"dtype": d} if d != "float32" else {})}
+                       for n, s, d in zip(names, shapes, dtypes)]
             layers.append({**entry, "name": name, "inputs": names if len(names) > 1 else names[0]})
             outputs.append(name)
     if not layers:
@@ -68,9 +70,27 @@ def contract_spec(type_names: tuple[str, ...], data_format: str, keras_onnx_only
     return None if text is None else loads(text, file=f"<{'/'.join(type_names)[:60]} {data_format}>")
 
 
-def sample_inputs(spec, seed: int = 0, batch: int = 3) -> list[np.ndarray]:
+LENGTHS = (1, 7, 64)  # the lengths a free axis (None) takes
+
+
+def sample_inputs(spec, seed: int = 0, batch: int = 3, length: int = 7) -> list[np.ndarray]:
+    """Normal floats, or integer ids below the vocabulary of the layer that takes them; `length`
+    on every free axis."""
+    from archspec.check import integer_bound
+
     rng = np.random.default_rng(seed)
-    return [rng.normal(0, 1, (batch, *i.shape)).astype(np.float32) for i in spec.inputs]
+    arrays = []
+    for i in spec.inputs:
+        shape = (batch, *(length if d is None else d for d in i.shape))
+        if i.is_integer:
+            arrays.append(rng.integers(0, integer_bound(spec, i.name), shape).astype(i.dtype))
+        else:
+            arrays.append(rng.normal(0, 1, shape).astype(np.float32))
+    return arrays
+
+
+def has_free_axis(spec) -> bool:
+    return any(d is None for i in spec.inputs for d in i.shape)
 
 
 def seeded_weights(spec):
@@ -163,15 +183,18 @@ def test_keras_and_torch_agree(type_name, data_format):
         np.testing.assert_array_equal(value, weights[key], err_msg=f"torch round trip of {key}")
     for key, value in kb.get_weights(keras_model, spec).items():
         np.testing.assert_array_equal(value, weights[key], err_msg=f"keras round trip of {key}")
-    # inference
+    # inference, at several lengths of the free axes
+    for length in LENGTHS if has_free_axis(spec) else (7,):
+        inputs = sample_inputs(spec, length=length)
+        expected = kb.predict(keras_model, inputs)
+        actual = tb.predict(torch_model, inputs)
+        for name, a, e in zip(spec.outputs, actual, expected):
+            assert_close(a, e, f"{name} ({data_format}, length {length}) torch vs keras")
     inputs = sample_inputs(spec)
-    expected = kb.predict(keras_model, inputs)
-    actual = tb.predict(torch_model, inputs)
-    for name, a, e in zip(spec.outputs, actual, expected):
-        assert_close(a, e, f"{name} ({data_format}) torch vs keras")
     if any(n.layer.stochastic for n in spec.nodes):
         return
     trained = contract_spec((type_name,), data_format, keras_gradient_only=True)
+    # a free axis is sampled at one length (7) for the training step
     if trained is None:
         return
     if trained is not spec:
@@ -209,7 +232,7 @@ def _keras_step(model, spec, inputs):
     if variables:
         for variable, grad in zip(variables, tape.gradient(loss, variables)):
             if grad is not None:
-                variable.assign_sub(0.1 * grad)
+                variable.assign_sub(0.1 * tf.convert_to_tensor(grad))  # Embedding's: IndexedSlices
     return kb.get_weights(model, spec)
 
 
@@ -264,3 +287,32 @@ def test_onnx_exports_agree_with_keras(data_format, exporter):
             failures.append(str(exc))
     assert not failures, "\n".join(failures)
 
+
+
+@needs_both
+def test_mask_policies_follow_keras():
+    """A type passes, merges, produces or consumes a mask exactly where Keras's layer supports
+    masking; elsewhere (supports_masking False) the mask ends there, as in Keras."""
+    from archspec.backends.keras import keras_name
+
+    problems = []
+    for type_name in list_layers():
+        cls = LAYERS[type_name]
+        for data_format in FORMATS:
+            cases = _cases(type_name, data_format)
+            if cases:
+                break
+        _, entry, shapes, _ = cases[0]
+        layer = cls.model_validate({k: v for k, v in entry.items() if k != "type"})
+        try:
+            keras_layer = layer.keras_layer(data_format, keras_name("probe"))
+        except Exception as exc:  # noqa: BLE001 - report, don't stop
+            problems.append(f"{type_name}: cannot build the Keras layer ({exc})")
+            continue
+        ours = cls.mask_policy != "drop"
+        if type_name == "Embedding":
+            ours = layer.mask_zero
+        if getattr(keras_layer, "supports_masking", False) != ours:
+            problems.append(f"{type_name}: mask_policy {cls.mask_policy!r}, Keras supports_masking "
+                            f"{keras_layer.supports_masking}")
+    assert not problems, "\n".join(problems)

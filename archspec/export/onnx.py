@@ -47,6 +47,7 @@ def metadata(spec: Spec, backend: str, opset: int, extra: dict[str, Any] | None 
         "data_format": spec.data_format,
         "input_layout": json.dumps(layouts),
         "input_shapes": json.dumps({i.name: [None, *i.shape] for i in spec.inputs}),
+        "input_dtypes": json.dumps({i.name: i.dtype for i in spec.inputs}),
         "outputs": json.dumps(list(spec.outputs)),
         "backend": backend,
         "opset": str(opset),
@@ -58,6 +59,18 @@ def metadata(spec: Spec, backend: str, opset: int, extra: dict[str, Any] | None 
     return props
 
 
+EXAMPLE_LENGTH = 7  # a free axis's size in the example an exporter traces (not 0 or 1: those specialise)
+
+
+def example_shape(shape) -> tuple[int, ...]:
+    return tuple(EXAMPLE_LENGTH if d is None else d for d in shape)
+
+
+def free_dim_name(input_name: str, axis: int) -> str:
+    """The ONNX name of input `input_name`'s free axis `axis` (the batch axis counts as 0)."""
+    return f"{input_name}_dim{axis}"
+
+
 def _export_torch(spec: Spec, weights: Weights, opset: int, path: Path) -> None:
     """torch.export-based export (opset >= 18), else the (deprecated) TorchScript exporter."""
     import logging
@@ -67,7 +80,7 @@ def _export_torch(spec: Spec, weights: Weights, opset: int, path: Path) -> None:
     from archspec.backends.torch import build_model
 
     model = build_model(spec, weights).eval()
-    examples = tuple(torch.zeros(2, *i.shape) for i in spec.inputs)
+    examples = tuple(torch.zeros(2, *example_shape(i.shape), dtype=getattr(torch, i.dtype)) for i in spec.inputs)
     names = [i.name for i in spec.inputs]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -76,12 +89,18 @@ def _export_torch(spec: Spec, weights: Weights, opset: int, path: Path) -> None:
             logging.getLogger("torch.onnx").setLevel(logging.ERROR)
             # forward(*inputs): one tuple of inputs, each with a dynamic batch axis. Outputs are
             # named afterwards (_rename_boundary): the exporter would reuse names of its own values
+            dims = {}  # free axes stay free (one symbol per input axis), named like the ONNX dims
+            for i in spec.inputs:
+                dims[i.name] = {0: batch, **{k + 1: torch.export.Dim(free_dim_name(i.name, k + 1), min=1)
+                                             for k, d in enumerate(i.shape) if d is None}}
             program = torch.onnx.export(model, examples, input_names=names,
-                                        dynamic_shapes=(tuple({0: batch} for _ in names),), opset_version=opset,
+                                        dynamic_shapes=(tuple(dims[n] for n in names),), opset_version=opset,
                                         dynamo=True, verbose=False, optimize=True)
             program.save(str(path))
         else:
             dynamic = {name: {0: "batch"} for name in [*names, *spec.outputs]}
+            for i in spec.inputs:
+                dynamic[i.name].update({k + 1: free_dim_name(i.name, k + 1) for k, d in enumerate(i.shape) if d is None})
             torch.onnx.export(model, examples, str(path), input_names=names, output_names=list(spec.outputs),
                               dynamic_axes=dynamic, opset_version=opset, dynamo=False, do_constant_folding=True)
 
@@ -98,7 +117,7 @@ def _export_keras(spec: Spec, weights: Weights, opset: int, path: Path) -> None:
         model = build_model(spec, weights)
     finally:
         FOR_EXPORT.reset(token)
-    predict(model, [np.zeros((1, *i.shape), np.float32) for i in spec.inputs])  # Keras exports called models only
+    predict(model, [np.zeros((1, *example_shape(i.shape)), i.dtype) for i in spec.inputs])  # Keras exports called models only
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tf2onnx's numpy deprecation noise
         model.export(str(path), format="onnx", verbose=False, opset_version=opset)
@@ -131,10 +150,24 @@ def _rename_boundary(model, spec: Spec) -> None:
         initializer.name = renames.get(initializer.name, initializer.name)
     for value in [*graph.input, *graph.output, *graph.value_info]:
         value.name = renames.get(value.name, value.name)
+    # free axes: `batch`, and `<input>_dim<k>` for the spec's free axes; an output's dimension
+    # that the exporter named like an input's free axis gets that axis's name too
+    symbols: dict[str, str] = {}
+    for value, spec_input in zip(graph.input, spec.inputs):
+        dims = value.type.tensor_type.shape.dim
+        for k, size in enumerate(spec_input.shape):
+            if size is None and k + 1 < len(dims) and not dims[k + 1].HasField("dim_value"):
+                new = free_dim_name(spec_input.name, k + 1)
+                if dims[k + 1].dim_param:
+                    symbols[dims[k + 1].dim_param] = new
+                dims[k + 1].dim_param = new
     for value in [*graph.input, *graph.output]:
         dims = value.type.tensor_type.shape.dim
         if dims and not dims[0].HasField("dim_value"):
             dims[0].dim_param = "batch"
+        for dim in list(dims)[1:]:
+            if dim.dim_param in symbols:
+                dim.dim_param = symbols[dim.dim_param]
 
 
 def export_onnx(

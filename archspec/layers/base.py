@@ -21,9 +21,10 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
 
-Shape = tuple[int, ...]  # per-sample shape, batch axis excluded
+Shape = tuple[int | None, ...]  # per-sample shape, batch axis excluded; None on a free axis
 DataFormat = Literal["channels_last", "channels_first"]
 TorchLayout = Literal["channels_first", "spec", "any"]
+MaskPolicy = Literal["drop", "pass", "merge", "produce", "consume"]
 
 
 class ShapeError(ValueError):
@@ -91,6 +92,7 @@ class Example:
     onnx_keras: bool = True
     keras_gradient: bool = True  # False where Keras's own gradient is wrong (the note says why)
     note: str = ""
+    input_dtypes: tuple[str, ...] | None = None  # float32 unless given (int32/int64 feed Embedding)
 
     def input_shapes(self, data_format: DataFormat) -> list[Shape]:
         if data_format == "channels_last":
@@ -181,6 +183,14 @@ class Layer(BaseModel):
     stochastic: ClassVar[bool] = False
     # the layout the PyTorch forward wants its image-like inputs in (see torch_layout)
     torch_layout_default: ClassVar[TorchLayout] = "any"
+    # how the layer treats a mask (batch, steps...) arriving with its input, as Keras does:
+    # "drop": Keras's supports_masking is False, the mask ends here; "pass": the first input's
+    # mask goes on unchanged; "merge": the inputs' masks combine (Keras's merge layers);
+    # "produce": the layer computes a mask (torch_mask); "consume": the layer uses the mask
+    # (torch_forward gets mask=) and its output has none
+    mask_policy: ClassVar[MaskPolicy] = "drop"
+    # torch_forward takes `mask=` (Keras's call(..., mask=None)), also for policies other than consume
+    uses_mask: ClassVar[bool] = False
 
     name: LayerName | None = Field(None, description="Unique layer name; generated the Keras way when missing.")
     inputs: str | list[str] | None = Field(
@@ -232,6 +242,25 @@ class Layer(BaseModel):
             return inputs[0]
         raise NotImplementedError(f"{self.type_name} has no PyTorch forward")
 
+    def integer_input_bound(self) -> int | None:
+        """The layer takes integers in [0, bound) (Embedding's input_dim); None for other layers."""
+        return None
+
+    def torch_mask(self, module: Any, inputs: tuple, masks: list) -> "torch.Tensor | None":
+        """The output's boolean mask (batch, steps...) or None: Keras's compute_mask.
+
+        `masks` holds each input's mask (or None)."""
+        if self.mask_policy == "pass":
+            return masks[0]
+        if self.mask_policy == "merge":  # Keras's _Merge: OR of every mask, none where one is missing
+            if any(m is None for m in masks):
+                return None
+            out = masks[0]
+            for m in masks[1:]:
+                out = out | m
+            return out
+        return None
+
     # --- Keras (keras is imported by these methods only) ---
 
     def keras_config(self, data_format: DataFormat) -> dict[str, Any]:
@@ -263,8 +292,10 @@ def keras_axis(axis: int, rank: int) -> int:
     return axis - 1 if axis > 0 else rank + axis
 
 
-def window_output(size: int, window: int, stride: int, padding: str, dilation: int = 1) -> int:
-    """Output length of a sliding window, TensorFlow's rule for 'valid' and 'same'."""
+def window_output(size: int | None, window: int, stride: int, padding: str, dilation: int = 1) -> int | None:
+    """Output length of a sliding window, TensorFlow's rule for 'valid' and 'same' (None stays None)."""
+    if size is None:
+        return None
     if padding == "same":
         return -(-size // stride)
     effective = dilation * (window - 1) + 1
@@ -286,3 +317,9 @@ def require_rank(shape: Shape, rank: int, what: str) -> None:
 
 def fmt_shape(shape: Shape) -> str:
     return "(" + ", ".join(["None", *map(str, shape)]) + ")"
+
+
+def require_fixed(shape: Shape, what: str = "every axis") -> None:
+    """ShapeError where a layer needs a fixed size but the shape has a free axis (None)."""
+    if any(d is None for d in shape):
+        raise ShapeError(f"needs a fixed size on {what}, but its input {fmt_shape(shape)} has a free axis (None)")

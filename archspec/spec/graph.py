@@ -51,7 +51,12 @@ class Node:
 @dataclass
 class Input:
     name: str
-    shape: Shape
+    shape: Shape  # None on a free axis
+    dtype: str = "float32"
+
+    @property
+    def is_integer(self) -> bool:
+        return self.dtype.startswith("int")
 
 
 @dataclass
@@ -108,7 +113,7 @@ class Spec:
 def resolve(spec_file: SpecFile, source: Source, default_name: str) -> Spec:
     problems: list[Problem] = []
     input_defs: list[InputDef] = spec_file.input_defs()
-    inputs = [Input(d.name, tuple(d.shape)) for d in input_defs]
+    inputs = [Input(d.name, tuple(d.shape), d.dtype) for d in input_defs]
     base_entries, base_layers, base_weights = [], {}, None
     if spec_file.base is not None:
         base_inputs, base_entries, base_layers, base_weights = _base(spec_file, source)
@@ -437,6 +442,31 @@ def _check_reachability(order, wiring, inputs, outputs, source, seen) -> None:
         raise ArchspecError(problems)
 
 
+def has_free_axis(shapes: list[Shape]) -> bool:
+    return any(d is None for shape in shapes for d in shape)
+
+
+def layer_shapes(layer: Layer, input_shapes: list[Shape], data_format: DataFormat) -> tuple[Shape, list[Weight]]:
+    """(output shape, weights) of a layer; ShapeError where a free axis (None) cannot be taken.
+
+    A layer's rule that does arithmetic on a free axis (TypeError on None) needs a fixed size
+    there; a weight never depends on a free axis."""
+    free = has_free_axis(input_shapes)
+    try:
+        output_shape = tuple(layer.output_shape(input_shapes, data_format))
+        weights = layer.weights(input_shapes, data_format)
+    except TypeError:
+        if not free:
+            raise
+        raise ShapeError("needs a fixed size on every axis it computes with, but its input has a free "
+                         "axis (None): give the input a fixed length, or pool over the free axis first") from None
+    for weight in weights:
+        if any(d is None for d in weight.shape):
+            raise ShapeError(f"would have a weight ({weight.name}) whose size depends on a free axis (None): "
+                             "give that axis a fixed size")
+    return output_shape, weights
+
+
 def _infer_shapes(order, wiring, layers, inputs, data_format, source, seen) -> list[Node]:
     shapes: dict[str, Shape] = {i.name: i.shape for i in inputs}
     nodes: list[Node] = []
@@ -448,8 +478,7 @@ def _infer_shapes(order, wiring, layers, inputs, data_format, source, seen) -> l
         layer = layers[name]
         input_shapes = [shapes[r] for r in refs]
         try:
-            output_shape = tuple(layer.output_shape(input_shapes, data_format))
-            weights = layer.weights(input_shapes, data_format)
+            output_shape, weights = layer_shapes(layer, input_shapes, data_format)
         except ShapeError as exc:
             got = ", ".join(fmt_shape(s) for s in input_shapes)
             entry = seen[name]

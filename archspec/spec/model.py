@@ -16,18 +16,24 @@ from archspec.train.config import Training
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
+InputDtype = Literal["float32", "int32", "int64"]
+
+
 class InputDef(BaseModel):
-    """A model input: its name and per-sample shape (batch axis excluded)."""
+    """A model input: its name, per-sample shape (batch axis excluded; `null` on a free axis)
+    and dtype (integer inputs feed Embedding)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(..., pattern=IDENTIFIER, max_length=200)
-    shape: list[int] = Field(..., min_length=1, max_length=8)
+    shape: list[int | None] = Field(..., min_length=1, max_length=8,
+                                    description="Per-sample shape; null marks a free axis (a sequence's length).")
+    dtype: InputDtype = Field("float32", description="float32, or int32/int64 for token ids.")
 
     @model_validator(mode="after")
     def _positive(self):
-        if any(not isinstance(d, int) or d < 1 for d in self.shape):
-            raise ValueError("every dimension of shape must be a positive integer")
+        if any(d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 1) for d in self.shape):
+            raise ValueError("every dimension of shape must be a positive integer or null (a free axis)")
         return self
 
 

@@ -24,7 +24,8 @@ def resolved_dict(spec: Spec, training: Any = None) -> dict[str, Any]:
     if spec.description:
         data["description"] = spec.description
     data["data_format"] = spec.data_format
-    data["inputs"] = [{"name": i.name, "shape": list(i.shape)} for i in spec.inputs]
+    data["inputs"] = [{"name": i.name, "shape": list(i.shape), **({"dtype": i.dtype} if i.dtype != "float32" else {})}
+                      for i in spec.inputs]
     data["layers"] = layers
     data["outputs"] = list(spec.outputs)
     if spec.classes:

@@ -24,7 +24,7 @@ def spec_name(name: str) -> str:
 
 
 def build_model(spec: Spec, weights: Weights | None = None) -> keras.Model:
-    tensors = {i.name: keras.Input(shape=i.shape, name=i.name) for i in spec.inputs}
+    tensors = {i.name: keras.Input(shape=i.shape, name=i.name, dtype=i.dtype) for i in spec.inputs}
     for node in spec.nodes:
         layer = node.layer.keras_layer(spec.data_format, keras_name(node.name))
         args = [tensors[r] for r in node.inputs]

@@ -79,16 +79,26 @@ class ArchspecModel(nn.Module):
         """Run the plan. `logits` collects the pre-activations of softmax/sigmoid outputs; `every`
         collects every layer's output in the spec's layout (and keeps intermediates alive for it)."""
         values = dict(zip(self._input_names, inputs))
+        # masks[name]: the boolean (batch, steps...) mask Keras would attach to that tensor
+        masks: dict[str, torch.Tensor] = {}
         for (name, layer, steps), release in zip(self._plan, self._release):
             args = [values[ref] if p is None else values[ref].permute(p) for ref, p in steps]
+            in_masks = [masks.get(ref) for ref, _ in steps] if masks else None
             if every is None:
                 for ref in release:
                     del values[ref]
+                    masks.pop(ref, None)
+            mask = in_masks[0] if in_masks else None  # Keras hands a layer its first input's mask
             if logits is not None and name in self._logit_outputs:
-                logits[name] = layer.pre_activation(*args)
+                logits[name] = layer.pre_activation(*args, mask=mask)
                 values[name] = layer.act(logits[name])
             else:
-                values[name] = layer(*args)
+                values[name] = layer(*args, mask=mask)
+            policy = layer.cfg.mask_policy
+            if policy == "produce" or (in_masks is not None and policy != "drop" and policy != "consume"):
+                out_mask = layer.cfg.torch_mask(layer, tuple(args), in_masks or [None] * len(args))
+                if out_mask is not None:
+                    masks[name] = out_mask
             del args
             if every is not None:
                 every[name] = values[name].permute(to_channels_last(values[name].dim() - 1)) if self._internal[name] else values[name]

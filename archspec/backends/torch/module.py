@@ -40,11 +40,13 @@ class LayerModule(nn.Module):
         self.has_activation = name != "linear"
         cfg.torch_setup(self, input_shapes, data_format)
 
-    def pre_activation(self, *inputs: torch.Tensor) -> torch.Tensor:
+    def pre_activation(self, *inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is not None and self.cfg.uses_mask:
+            return self.cfg.torch_forward(self, *inputs, mask=mask)
         return self.cfg.torch_forward(self, *inputs)
 
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        out = self.cfg.torch_forward(self, *inputs)
+    def forward(self, *inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.pre_activation(*inputs, mask=mask)
         return self.act(out) if self.has_activation else out
 
     def neutral(self) -> dict:

@@ -15,6 +15,7 @@ class ELU(Layer):
     Input and output shape: the same, any rank.
     """
 
+    mask_policy = "pass"  # Keras: supports_masking
     examples = (Example({}, ((4, 6),)), Example({"alpha": 0.5}, ((3, 3, 4),)))
 
     alpha: float = Field(1.0, description="Scale of the negative part.")

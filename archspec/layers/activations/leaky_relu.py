@@ -22,6 +22,7 @@ class LeakyReLU(Layer):
     Input and output shape: the same, any rank.
     """
 
+    mask_policy = "pass"  # Keras: supports_masking
     examples = (
         Example({}, ((4, 6),)),
         Example({"negative_slope": 0.05}, ((3, 3, 4),)),

@@ -30,6 +30,7 @@ class PReLU(Layer):
     Input and output shape: the same, any rank.
     """
 
+    mask_policy = "pass"  # Keras: supports_masking
     examples = (
         Example({"alpha_initializer": "uniform"}, ((4, 6),)),
         # one alpha per channel: the spatial axes are [1, 2] channels_last, [2, 3] channels_first

@@ -26,6 +26,7 @@ class ReLU(Layer):
     Input and output shape: the same, any rank.
     """
 
+    mask_policy = "pass"  # Keras: supports_masking
     examples = (
         Example({}, ((4, 6),)),
         Example({"max_value": 6.0}, ((4, 6),)),

@@ -19,6 +19,7 @@ class Softmax(Layer):
     Input and output shape: the same, any rank.
     """
 
+    mask_policy = "pass"  # Keras: supports_masking
     examples = (
         Example({}, ((4, 6),)),
         Example({}, ((3, 3, 4),)),

@@ -17,6 +17,7 @@ class Activation(Layer):
     act on the last axis.
     """
 
+    mask_policy = "pass"  # Keras: supports_masking
     examples = tuple(
         Example({"activation": name}, ((4, 6),))
         for name in ("relu", "gelu", "softmax", "hard_silu", "mish", "log_softmax", "softplus", "elu")

@@ -23,6 +23,7 @@ class Dense(Layer):
     """
 
     torch_layout_default = "spec"
+    mask_policy = "pass"  # Keras: supports_masking
     examples = (
         Example({"units": 5, "activation": "relu"}, ((7,),)),
         Example({"units": 3, "use_bias": False, "activation": "softmax"}, ((4, 6),)),
@@ -39,6 +40,8 @@ class Dense(Layer):
         shape = input_shapes[0]
         if not shape:
             raise ShapeError("expects inputs of rank 2 or more, got a scalar per sample")
+        if shape[-1] is None:
+            raise ShapeError("needs a fixed size on its last axis (features), but it is free (None)")
         return (*shape[:-1], self.units)
 
     def weights(self, input_shapes: list[Shape], data_format: DataFormat) -> list[Weight]:

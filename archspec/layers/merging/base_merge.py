@@ -14,11 +14,11 @@ def broadcast_shapes(input_shapes: list[Shape]) -> Shape:
         raise ShapeError(f"inputs must have the same rank, got {', '.join(map(fmt_shape, input_shapes))}")
     out = []
     for sizes in zip(*input_shapes):
-        big = {n for n in sizes if n != 1}
+        big = {n for n in sizes if n != 1 and n is not None}
         if len(big) > 1:
             raise ShapeError(f"inputs must have the same shape (or 1 on an axis), got "
                              f"{', '.join(map(fmt_shape, input_shapes))}")
-        out.append(big.pop() if big else 1)
+        out.append(big.pop() if big else (None if None in sizes else 1))
     return tuple(out)
 
 
@@ -30,6 +30,7 @@ class BaseMerge(Layer):
 
     min_inputs = 2
     max_inputs = None
+    mask_policy = "merge"
     torch_fold: ClassVar[str] = "add"
 
     def torch_forward(self, module, *xs):

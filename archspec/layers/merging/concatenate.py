@@ -36,8 +36,37 @@ class Concatenate(Layer):
                 raise ShapeError(f"inputs must match except along axis {self.axis}, got "
                                  + ", ".join(map(fmt_shape, input_shapes)))
         out = list(input_shapes[0])
-        out[axis] = sum(s[axis] for s in input_shapes)
+        sizes = [s[axis] for s in input_shapes]
+        out[axis] = None if None in sizes else sum(sizes)
         return tuple(out)
+
+    mask_policy = "produce"
+
+    def torch_mask(self, module, inputs, masks):
+        """Keras's Concatenate.compute_mask: the inputs' masks (all True where one has none)
+        joined along `axis`, then any() over the last axis."""
+        import torch
+
+        if all(m is None for m in masks):
+            return None
+        rank = len(module.input_shapes[0])
+        axis = keras_axis(self.axis, rank)
+        if axis == rank - 1:  # joined along the channels: any() of the joined masks
+            if any(m is None for m in masks):
+                return None  # all True: the same as no mask
+            out = masks[0]
+            for m in masks[1:]:
+                out = out | m
+            return out
+        ref = next(m for m in masks if m is not None)
+        parts = []
+        for x, m in zip(inputs, masks):
+            if m is None:  # the input's length along `axis` (its layout is the spec's: axis != channels)
+                shape = list(ref.shape)
+                shape[axis + 1] = x.shape[axis + 1]
+                m = torch.ones(shape, dtype=torch.bool, device=ref.device)
+            parts.append(m)
+        return torch.cat(parts, dim=axis + 1)
 
     def torch_layout(self, input_shapes, data_format):
         rank = len(input_shapes[0])

@@ -35,6 +35,7 @@ class Dot(Layer):
     """
 
     min_inputs = 2
+    mask_policy = "consume"  # Keras: supports masking, its output has no mask
     max_inputs = 2
     torch_layout_default = "spec"
     examples = (

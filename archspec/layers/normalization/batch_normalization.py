@@ -23,6 +23,7 @@ class BatchNormalization(Layer):
     the moving statistics, which are non-trainable weights. Input and output shape: the same.
     """
 
+    mask_policy = "pass"  # Keras: supports_masking
     examples = (
         Example({}, ((6, 5, 3),)),
         Example({"momentum": 0.9, "epsilon": 0.01, "center": False}, ((4,),)),

@@ -29,6 +29,7 @@ class GroupNormalization(Layer):
     Input and output shape: the same, any rank.
     """
 
+    mask_policy = "pass"  # Keras: supports_masking
     examples = (
         Example({"groups": 2}, ((6, 4, 4),)),
         Example({"groups": -1, "center": False, "epsilon": 0.01}, ((5, 6),)),

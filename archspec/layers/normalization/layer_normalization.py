@@ -61,6 +61,7 @@ class LayerNormalization(Layer):
     """
 
     torch_layout_default = "spec"
+    mask_policy = "pass"  # Keras: supports_masking
     examples = (
         Example({}, ((5, 6, 4),)),
         Example({"axis": [1, 2, 3], "center": False, "gamma_initializer": "glorot_uniform"}, ((5, 6, 4),)),

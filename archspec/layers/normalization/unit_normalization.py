@@ -27,6 +27,7 @@ class UnitNormalization(Layer):
     """
 
     torch_layout_default = "spec"
+    mask_policy = "pass"  # Keras: supports_masking
     examples = (
         Example({}, ((5, 6, 4),)),
         Example({"axis": [1, 2]}, ((4, 3, 5),)),

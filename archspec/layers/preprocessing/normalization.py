@@ -49,6 +49,7 @@ class Normalization(Layer):
 
     # elementwise with broadcast statistics: the forward follows the tensor's layout
     torch_layout_default = "any"
+    mask_policy = "pass"  # Keras: supports_masking
     examples = (
         Example({"axis": [1, -1]}, ((4, 5, 3),)),
         Example({"mean": [0.5, -1.0, 2.0], "variance": [4.0, 0.25, 1e-16]}, ((4, 4, 3),),

@@ -15,6 +15,7 @@ class Rescaling(Layer):
     Input and output shape: the same, any rank.
     """
 
+    mask_policy = "pass"  # Keras: supports_masking
     examples = (Example({"scale": 0.5, "offset": -1.0}, ((4, 4, 3),)),)
 
     scale: float = Field(..., description="Multiplier.")

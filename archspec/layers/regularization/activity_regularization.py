@@ -20,6 +20,7 @@ class ActivityRegularization(Layer):
     Input and output shape: the same, any rank.
     """
 
+    mask_policy = "pass"  # Keras: supports_masking
     examples = (Example({"l1": 0.01}, ((6,),)), Example({"l1": 0.001, "l2": 0.01}, ((4, 4, 3),)))
 
     l1: float = Field(0.0, ge=0.0, description="Weight of the L1 penalty on the layer's output.")

@@ -28,6 +28,7 @@ class AlphaDropout(Layer):
     """
 
     stochastic = True
+    mask_policy = "pass"  # Keras: supports_masking
     examples = (Example({"rate": 0.2}, ((6,),)), Example({"rate": 0.4, "noise_shape": [None, 1, 4]}, ((3, 4),)))
 
     rate: float = Field(..., ge=0.0, lt=1.0, description="Fraction of the inputs to drop while training.")

@@ -19,6 +19,7 @@ class GaussianDropout(Layer):
     """
 
     stochastic = True
+    mask_policy = "pass"  # Keras: supports_masking
     examples = (Example({"rate": 0.2}, ((6,),)), Example({"rate": 0.5, "seed": 2}, ((4, 4, 3),)))
 
     rate: float = Field(..., ge=0.0, lt=1.0, description="Drop probability, in [0, 1); sets the noise's spread.")

@@ -17,6 +17,7 @@ class GaussianNoise(Layer):
     """
 
     stochastic = True
+    mask_policy = "pass"  # Keras: supports_masking
     examples = (Example({"stddev": 0.1}, ((6,),)), Example({"stddev": 0.5, "seed": 4}, ((4, 4, 3),)))
 
     stddev: float = Field(..., ge=0.0, le=1.0, description="Standard deviation of the noise, in [0, 1].")

@@ -19,6 +19,8 @@ class BaseSpatialDropout(Layer):
         seed: the Keras seed (PyTorch draws from its own generator).
     """
 
+    mask_policy = "pass"  # Keras: supports_masking (a Dropout)
+
     rank: ClassVar[int] = 2
     stochastic = True
 

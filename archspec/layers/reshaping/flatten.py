@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from archspec.layers.base import DataFormat, Example, Layer, Shape
+from archspec.layers.base import DataFormat, Example, Layer, Shape, require_fixed
 from archspec.layers.registry import register
 
 
@@ -20,6 +20,7 @@ class Flatten(Layer):
     examples = (Example({}, ((3, 4, 2),)), Example({}, ((5,),)))
 
     def output_shape(self, input_shapes: list[Shape], data_format: DataFormat) -> Shape:
+        require_fixed(input_shapes[0], "every axis (it flattens them into one)")
         return (math.prod(input_shapes[0]),)
 
     def keras_config(self, data_format):
