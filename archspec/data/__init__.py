@@ -7,8 +7,9 @@ outputs. Splits are drawn with a seed, so both backends see the very same sample
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,12 +26,15 @@ KERAS_NAMED = ("mnist", "fashion_mnist")
 class Split:
     x: list[np.ndarray]  # one array per model input, float32, the model's layout
     labels: np.ndarray  # the source's labels (ints for classification)
+    # per-sample arrays beside the labels, named after the target that uses them: "mask" (per-pixel
+    # classes (N, H, W), 0 = background) and "input" (the clean inputs, where x holds noisy ones)
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def take(self, index: np.ndarray) -> "Split":
-        return Split([a[index] for a in self.x], self.labels[index])
+        return Split([a[index] for a in self.x], self.labels[index], {k: v[index] for k, v in self.extras.items()})
 
 
 @dataclass
@@ -120,20 +124,50 @@ def check_labels(labels: np.ndarray, classes: int | None, where: str) -> None:
 
 
 def _keep(raw: RawData, keep: list[int]) -> RawData:
-    """Only the samples of these labels, renumbered 0..k-1 in the given order."""
+    """Only the samples of these labels, renumbered 0..k-1 in the given order (masks: 1..k)."""
     lookup = np.full(int(max(keep)) + 1, -1)
     lookup[keep] = np.arange(len(keep))
+    mask_lookup = np.concatenate([[0], lookup + 1]).astype(np.uint8)  # 0 stays the background
 
-    def select(x, y):
-        mask = np.isin(y, keep)
-        return x[mask], lookup[y[mask]].astype(np.int64)
+    def select(x, y, masks=None):
+        chosen = np.isin(y, keep)
+        return x[chosen], lookup[y[chosen]].astype(np.int64), None if masks is None else mask_lookup[masks[chosen]]
 
-    x, y = select(raw.x, raw.y)
+    x, y, masks = select(raw.x, raw.y, raw.masks)
     classes = [raw.classes[k] for k in keep] if raw.classes else None
-    kept = RawData(raw.name, x, y, classes, raw.scale)
+    kept = RawData(raw.name, x, y, classes, raw.scale, masks=masks)
     if raw.x_test is not None:
-        kept.x_test, kept.y_test = select(raw.x_test, raw.y_test)
+        kept.x_test, kept.y_test, kept.masks_test = select(raw.x_test, raw.y_test, raw.masks_test)
     return kept
+
+
+LABEL_TARGETS = ("label", "one_hot")  # targets whose values are the labels, checked against the output's units
+
+
+def _extras(raw: RawData, wanted: set[str], where: str, test: bool = False) -> dict[str, np.ndarray]:
+    """The arrays the targets need besides the labels (per-pixel masks), or why the data lacks them."""
+    if "mask" not in wanted:
+        return {}
+    masks = raw.masks_test if test else raw.masks
+    if masks is None:
+        raise ArchspecError(
+            f"{where} has no per-pixel masks, but training.targets asks for 'mask' (the generated 'shapes' data "
+            "has them: data: shapes)"
+        )
+    return {"mask": masks}
+
+
+def add_noise(split: Split, stddev: float, clip: tuple[float, float] | None, seed: list[int]) -> Split:
+    """Gaussian noise on the (first) input, fixed per sample and seeded, the clean input kept as extras['input'].
+
+    keras.io's denoising autoencoder: x + noise_factor * N(0, 1), clipped to [0, 1]. The noise of
+    sample i does not depend on how many samples follow it (--limit keeps the first ones' noise)."""
+    clean = split.x[0]
+    rng = np.random.default_rng(seed)
+    noisy = clean + np.float32(stddev) * rng.standard_normal(clean.shape, dtype=np.float32)
+    if clip is not None:
+        noisy = np.clip(noisy, np.float32(clip[0]), np.float32(clip[1]))
+    return Split([noisy.astype(np.float32), *split.x[1:]], split.labels, {**split.extras, "input": clean})
 
 
 def load_data(
@@ -147,54 +181,67 @@ def load_data(
     limit: int | None = None,
     keep_labels: list[int] | None = None,
     validation_source: str | Path | None = None,
+    targets: dict[str, str] | None = None,
+    input_noise: Any = None,
 ) -> Data:
+    """`targets` (output -> target name, training.targets) says what the splits carry besides labels:
+    per-pixel masks for 'mask'. `input_noise` (training.input_noise: `stddev`, `clip`) adds seeded
+    Gaussian noise to every split's inputs, keeping the clean ones for the 'input' target."""
     if len(spec.inputs) != 1:
         raise ArchspecError(f"{spec.name} has {len(spec.inputs)} inputs; training data sets feed one input")
     raw = read_source(source, spec)
     where = f"data '{source}'"
+    targets = targets or {}
+    wanted = set(targets.values())
     if keep_labels:
         raw = _keep(raw, keep_labels)
-    x = fit_input(raw.x, spec, where)
+    full = Split([fit_input(raw.x, spec, where)], raw.y, _extras(raw, wanted, where))
     scale = raw.scale
     rng = np.random.default_rng(seed)
     if raw.x_test is not None:
-        x_test, y_test = fit_input(raw.x_test, spec, where), raw.y_test
-        order = rng.permutation(len(x))
-        x, y = x[order], raw.y[order]
+        test = Split([fit_input(raw.x_test, spec, where)], raw.y_test, _extras(raw, wanted, where, test=True))
+        train = full.take(rng.permutation(len(full)))
     else:
         if not 0.0 < test_split < 1.0:
             raise ArchspecError(f"test_split must be between 0 and 1, got {test_split}")
-        order = rng.permutation(len(x))
-        n_test = max(1, int(round(len(x) * test_split)))
-        x_test, y_test = x[order[:n_test]], raw.y[order[:n_test]]
-        x, y = x[order[n_test:]], raw.y[order[n_test:]]
+        order = rng.permutation(len(full))
+        n_test = max(1, int(round(len(full) * test_split)))
+        test, train = full.take(order[:n_test]), full.take(order[n_test:])
     if limit is not None:
-        x, y = x[:limit], y[:limit]
-        x_test, y_test = x_test[: max(1, limit // 4)], y_test[: max(1, limit // 4)]
+        train = train.take(np.arange(min(limit, len(train))))
+        test = test.take(np.arange(min(max(1, limit // 4), len(test))))
     classes = raw.classes
     units = spec.shape_of(spec.outputs[0])[-1]
-    check_labels(np.concatenate([y, y_test]), units if units > 1 else 2, where)
+    if targets.get(spec.outputs[0], "label") in LABEL_TARGETS:
+        check_labels(np.concatenate([train.labels, test.labels]), units if units > 1 else 2, where)
 
     def floats(a: np.ndarray) -> np.ndarray:
         a = a.astype(np.float32)
         return a * np.float32(scale) if scale else a
 
-    x, x_test = floats(x), floats(x_test)
-    x_val = y_val = None
+    train.x, test.x = [floats(train.x[0])], [floats(test.x[0])]
+    val = None
     if validation_source is not None:  # a validation set of its own (like a separate test folder)
         raw_val = read_source(validation_source, spec)
         raw_val = _keep(raw_val, keep_labels) if keep_labels else raw_val
-        x_val, y_val = floats(fit_input(raw_val.x, spec, f"validation data '{validation_source}'")), raw_val.y
-        check_labels(y_val, units if units > 1 else 2, f"validation data '{validation_source}'")
+        val_where = f"validation data '{validation_source}'"
+        val = Split([floats(fit_input(raw_val.x, spec, val_where))], raw_val.y, _extras(raw_val, wanted, val_where))
+        if targets.get(spec.outputs[0], "label") in LABEL_TARGETS:
+            check_labels(val.labels, units if units > 1 else 2, val_where)
     stats = None
     if standardize:
+        x = train.x[0]
         mean, std = x.mean(axis=0), x.std(axis=0)
         std = np.where(std > 0, std, 1.0).astype(np.float32)
-        x, x_test = (x - mean) / std, (x_test - mean) / std
-        x_val = (x_val - mean) / std if x_val is not None else None
+        for split in (train, test, val):
+            if split is not None:
+                split.x = [(split.x[0] - mean) / std]
         stats = {"mean": mean.ravel().tolist(), "std": std.ravel().tolist()}
-    train = Split([x], y)
-    val = Split([x_val], y_val) if x_val is not None else None
+    if input_noise is not None and input_noise.stddev > 0:
+        clip = tuple(input_noise.clip) if input_noise.clip is not None else None
+        train = add_noise(train, input_noise.stddev, clip, [seed, 1])
+        test = add_noise(test, input_noise.stddev, clip, [seed, 2])
+        val = add_noise(val, input_noise.stddev, clip, [seed, 3]) if val is not None else None
     if validation_split and val is None:
         if not 0.0 < validation_split < 1.0:
             raise ArchspecError(f"validation_split must be between 0 and 1, got {validation_split}")
@@ -202,4 +249,4 @@ def load_data(
         # like Keras's fit(validation_split=...): the last samples, before any shuffling
         val = train.take(np.arange(len(train) - n_val, len(train)))
         train = train.take(np.arange(len(train) - n_val))
-    return Data(raw.name, train, Split([x_test], y_test), val, spec.classes or classes, stats)
+    return Data(raw.name, train, test, val, spec.classes or classes, stats)

