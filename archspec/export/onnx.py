@@ -112,6 +112,10 @@ def _export_keras(spec: Spec, weights: Weights, opset: int, path: Path) -> None:
     from archspec.backends.keras import build_model, predict
     from archspec.backends.keras.layers import FOR_EXPORT
 
+    for node in spec.nodes:
+        if node.layer.keras_onnx_problem:
+            raise ArchspecError(f"the Keras exporter cannot export {node.type} '{node.name}': "
+                                f"{node.layer.keras_onnx_problem}; try --backend torch")
     token = FOR_EXPORT.set(True)
     try:
         model = build_model(spec, weights)

@@ -179,6 +179,9 @@ class Layer(BaseModel):
     max_inputs: ClassVar[int | None] = 1
     # configurations the contract test runs through every backend (tests/test_layer_contract.py)
     examples: ClassVar[tuple[Example, ...]] = ()
+    # why the Keras exporter (tf2onnx) cannot give this layer's function, when it cannot: the
+    # exporter refuses such a spec rather than write a file that computes something else
+    keras_onnx_problem: ClassVar[str | None] = None
     # draws random numbers while training (Dropout & co.): no training-step comparison
     stochastic: ClassVar[bool] = False
     # the layout the PyTorch forward wants its image-like inputs in (see torch_layout)
