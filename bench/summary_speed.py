@@ -1,6 +1,6 @@
 """Whole-process time: Keras building VGG-7 and printing summary() vs `archspec summary specs/vgg7.yaml`.
 
-Prints both medians and their ratio (the issue asks for >= 10x). Run: .venv/bin/python bench/summary_speed.py
+Prints both medians and their ratio (the target is >= 15x with the whole catalogue registered). Run: .venv/bin/python bench/summary_speed.py
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def main() -> None:
     theirs = statistics.median(timed(keras_cmd) for _ in range(RUNS))
     print(f"keras build + summary():     {theirs:6.3f} s (median of {RUNS})")
     print(f"archspec summary vgg7.yaml:  {ours:6.3f} s (median of {RUNS})")
-    print(f"ratio: {theirs / ours:.1f}x faster (target >= 10x)")
+    print(f"ratio: {theirs / ours:.1f}x faster (target >= 15x)")
 
 
 if __name__ == "__main__":
