@@ -6,6 +6,7 @@ from pydantic import Field
 
 from archspec.layers.base import Example, Layer
 from archspec.layers.registry import register
+from archspec.layers.regularization.dropout import keep_mask
 
 # SELU's constants, as keras.layers.AlphaDropout writes them
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -38,13 +39,7 @@ class AlphaDropout(Layer):
     def torch_forward(self, module, x):
         if not module.training or self.rate == 0:
             return x
-        if self.noise_shape is None:
-            shape = list(x.shape)
-        else:
-            shape = [x.shape[i] if n is None else n for i, n in enumerate(self.noise_shape)]
-            if module.internal_channels_first:  # the mask is written in the spec's (channels_last) layout
-                shape = [shape[0], shape[-1], *shape[1:-1]]
-        keep = (x.new_empty(shape).uniform_() >= self.rate).to(x.dtype)
+        keep = keep_mask(module, x, self.rate, self.noise_shape)
         alpha_p = -SELU_ALPHA * SELU_SCALE
         a = ((1 - self.rate) * (1 + self.rate * alpha_p ** 2)) ** -0.5
         b = -a * alpha_p * self.rate

@@ -37,8 +37,16 @@ class Dropout(Layer):
             return x
         if self.noise_shape is None:
             return F.dropout(x, self.rate, True)
-        shape = [x.shape[i] if n is None else n for i, n in enumerate(self.noise_shape)]
+        return x * keep_mask(module, x, self.rate, self.noise_shape) / (1 - self.rate)
+
+
+def keep_mask(module, x, rate: float, noise_shape: list[int | None] | None):
+    """1 where an input is kept, 0 where dropped; `noise_shape` (batch axis included, in the spec's
+    layout; None: the input's size) shares one draw along its axes of size 1."""
+    if noise_shape is None:
+        shape = list(x.shape)
+    else:
+        shape = [x.shape[i] if n is None else n for i, n in enumerate(noise_shape)]
         if module.internal_channels_first:  # the mask is written in the spec's (channels_last) layout
             shape = [shape[0], shape[-1], *shape[1:-1]]
-        keep = (x.new_empty(shape).uniform_() >= self.rate).to(x.dtype)
-        return x * keep / (1 - self.rate)
+    return (x.new_empty(shape).uniform_() >= rate).to(x.dtype)
