@@ -60,9 +60,10 @@ def integer_bound(spec: Spec, name: str) -> int:
     return min(bounds, default=2)
 
 
-def sample_inputs(spec: Spec, batch: int, seed: int, length: int = 7) -> list[np.ndarray]:
+def sample_inputs(spec: Spec, batch: int, seed: int, length: int = 7, normal: bool = False) -> list[np.ndarray]:
     """Inputs in the range a user feeds (scaled images, standardised features; integer ids below
-    the vocabulary of the Embedding that takes them), `length` on every free axis."""
+    the vocabulary of the Embedding that takes them), `length` on every free axis. `normal`:
+    floats drawn from N(0, 1) instead of U(0, 1), negative values included."""
     rng = np.random.default_rng(seed)
     arrays = []
     for i in spec.inputs:
@@ -70,7 +71,8 @@ def sample_inputs(spec: Spec, batch: int, seed: int, length: int = 7) -> list[np
         if i.is_integer:
             arrays.append(rng.integers(0, integer_bound(spec, i.name), shape).astype(i.dtype))
         else:
-            arrays.append(rng.uniform(0.0, 1.0, shape).astype(np.float32))
+            draw = rng.normal(0.0, 1.0, shape) if normal else rng.uniform(0.0, 1.0, shape)
+            arrays.append(draw.astype(np.float32))
     return arrays
 
 

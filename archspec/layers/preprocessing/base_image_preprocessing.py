@@ -23,6 +23,11 @@ from archspec.layers.base import DataFormat, Layer, Shape, image, require_rank, 
 FillMode = Literal["reflect", "wrap", "constant", "nearest"]
 
 
+# why the Keras exporter refuses the layers that resize with Keras's image ops
+RESIZE_BREAKS_TF2ONNX = ("tf2onnx mis-converts every BatchNormalization of a model that holds Keras's resize "
+                         "(its graph has a tf.cond)")
+
+
 def image_size(shape: Shape, data_format: DataFormat) -> tuple[int, int, int]:
     """(height, width, channels) of an image-like per-sample shape."""
     require_rank(shape, 3, "an image (height, width, channels)")

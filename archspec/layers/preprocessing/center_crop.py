@@ -5,7 +5,9 @@ from __future__ import annotations
 from pydantic import Field
 
 from archspec.layers.base import DataFormat, Example, Layer, Shape, image
-from archspec.layers.preprocessing.base_image_preprocessing import aspect_crop, image_size, torch_resize
+from archspec.layers.preprocessing.base_image_preprocessing import (
+    RESIZE_BREAKS_TF2ONNX, aspect_crop, image_size, torch_resize,
+)
 from archspec.layers.registry import register
 
 
@@ -25,13 +27,12 @@ class CenterCrop(Layer):
     """
 
     torch_layout_default = "channels_first"
-    keras_onnx_problem = ("tf2onnx mis-converts every BatchNormalization of a model that holds Keras's resize "
-                          "(its graph has a tf.cond)")
+    keras_onnx_problem = RESIZE_BREAKS_TF2ONNX
 
     examples = (
-        Example({"height": 4, "width": 3}, ((7, 6, 2),), onnx_keras=False),
-        Example({"height": 5, "width": 5}, ((5, 8, 3),), onnx_keras=False),
-        Example({"height": 6, "width": 4}, ((5, 9, 2),), onnx_keras=False),
+        Example({"height": 4, "width": 3}, ((7, 6, 2),)),
+        Example({"height": 5, "width": 5}, ((5, 8, 3),)),
+        Example({"height": 6, "width": 4}, ((5, 9, 2),)),
     )
 
     height: int = Field(..., ge=1, strict=True, description="Output height.")

@@ -7,7 +7,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from archspec.layers.base import DataFormat, Example, Layer, Shape, image
-from archspec.layers.preprocessing.base_image_preprocessing import aspect_crop, aspect_pad, image_size, torch_resize
+from archspec.layers.preprocessing.base_image_preprocessing import (
+    RESIZE_BREAKS_TF2ONNX, aspect_crop, aspect_pad, image_size, torch_resize,
+)
 from archspec.layers.registry import register
 
 
@@ -36,14 +38,13 @@ class Resizing(Layer):
     """
 
     torch_layout_default = "channels_first"
-    keras_onnx_problem = ("tf2onnx mis-converts every BatchNormalization of a model that holds Keras's resize "
-                          "(its graph has a tf.cond)")
+    keras_onnx_problem = RESIZE_BREAKS_TF2ONNX
 
     examples = (
-        Example({"height": 4, "width": 6}, ((7, 5, 3),), onnx_keras=False),
-        Example({"height": 5, "width": 3, "interpolation": "nearest"}, ((9, 8, 2),), onnx_keras=False),
-        Example({"height": 4, "width": 4, "crop_to_aspect_ratio": True}, ((6, 9, 2),), onnx_keras=False),
-        Example({"height": 6, "width": 4, "pad_to_aspect_ratio": True, "fill_value": 0.5}, ((5, 7, 2),), onnx_keras=False),
+        Example({"height": 4, "width": 6}, ((7, 5, 3),)),
+        Example({"height": 5, "width": 3, "interpolation": "nearest"}, ((9, 8, 2),)),
+        Example({"height": 4, "width": 4, "crop_to_aspect_ratio": True}, ((6, 9, 2),)),
+        Example({"height": 6, "width": 4, "pad_to_aspect_ratio": True, "fill_value": 0.5}, ((5, 7, 2),)),
         Example({"height": 3, "width": 4, "antialias": True}, ((9, 8, 2),), onnx_keras=False,
                 note="tf2onnx has no ONNX op for TensorFlow's ScaleAndTranslate (antialiased resize)"),
     )
