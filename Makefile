@@ -10,8 +10,8 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# the pinned CPU build of torch first, so that nothing else pulls a multi-GB CUDA build
-	$(BIN)/python -m pip install -q torch==2.13.0
+	# the pinned CPU build of torch (and its torchvision) first, so that nothing else pulls a multi-GB CUDA build
+	$(BIN)/python -m pip install -q torch==2.13.0 torchvision==0.28.0
 	$(BIN)/python -m pip install -q -e '.[all]'
 	@touch $(STAMP)
 
