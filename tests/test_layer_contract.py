@@ -170,9 +170,7 @@ def test_keras_and_torch_agree(type_name, data_format):
     for key, value in kb.get_weights(keras_model, spec).items():
         np.testing.assert_array_equal(value, weights[key], err_msg=f"keras round trip of {key}")
     # inference, at several lengths of the free axes
-    from archspec.check import has_free_axis
-
-    for length in LENGTHS if has_free_axis(spec) else (7,):
+    for length in _lengths(spec):
         inputs = sample_inputs(spec, length=length)
         expected = kb.predict(keras_model, inputs)
         actual = tb.predict(torch_model, inputs)
@@ -235,7 +233,8 @@ def onnx_types() -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=None)
 def _onnx_outputs(data_format: str, exporter: str):
-    """ORT's outputs of the all-types model exported by `exporter` (None when the export fails)."""
+    """ORT's outputs of the all-types model exported by `exporter`, at each length of its free axes:
+    an exported file must be right at every length, not only at the one it was traced with."""
     import tempfile
     from pathlib import Path
 
@@ -246,8 +245,16 @@ def _onnx_outputs(data_format: str, exporter: str):
     weights = seeded_weights(spec)
     with tempfile.TemporaryDirectory() as scratch:
         path = export_onnx(spec, weights, Path(scratch) / "contract.onnx", backend=exporter)
-        outputs = Session(path).predict(*sample_inputs(spec))
-    return dict(zip(spec.outputs, outputs)), spec, weights
+        session = Session(path)
+        outputs = {length: dict(zip(spec.outputs, session.predict(*sample_inputs(spec, length=length))))
+                   for length in _lengths(spec)}
+    return outputs, spec, weights
+
+
+def _lengths(spec) -> tuple[int, ...]:
+    from archspec.check import has_free_axis
+
+    return LENGTHS if has_free_axis(spec) else (7,)
 
 
 @functools.lru_cache(maxsize=None)
@@ -255,8 +262,9 @@ def _keras_outputs(data_format: str, exporter: str):
     from archspec.backends import keras as kb
 
     _, spec, weights = _onnx_outputs(data_format, exporter)
-    outputs = kb.predict(kb.build_model(spec, weights), sample_inputs(spec))
-    return dict(zip(spec.outputs, outputs))
+    model = kb.build_model(spec, weights)
+    return {length: dict(zip(spec.outputs, kb.predict(model, sample_inputs(spec, length=length))))
+            for length in _lengths(spec)}
 
 
 @needs_both
@@ -268,13 +276,14 @@ def test_onnx_exports_agree_with_keras(data_format, exporter):
     onnx, _, _ = _onnx_outputs(data_format, exporter)
     keras = _keras_outputs(data_format, exporter)
     failures = []
-    for name, expected in keras.items():
-        try:
-            assert_close(onnx[name], expected, f"{name} ({data_format}) onnx:{exporter} vs keras")
-        except AssertionError as exc:
-            failures.append(str(exc))
+    for length, expected_outputs in keras.items():
+        for name, expected in expected_outputs.items():
+            try:
+                assert_close(onnx[length][name], expected,
+                             f"{name} ({data_format}, length {length}) onnx:{exporter} vs keras")
+            except AssertionError as exc:
+                failures.append(str(exc))
     assert not failures, "\n".join(failures)
-
 
 
 @needs_both
