@@ -15,7 +15,7 @@ import numpy as np
 from archspec import __version__
 from archspec.errors import ArchspecError
 from archspec.fileio import atomic_write_bytes
-from archspec.initializers import distribution
+from archspec.initializers import distribution, orthogonal, orthogonal_draw_shape, parts
 from archspec.spec import Spec
 
 FORMAT = "archspec-neutral-1"
@@ -29,25 +29,34 @@ def init_weights(spec: Spec, seed: int = 0, randomize_statistics: bool = False) 
     their neutral values, so that an equivalence check exercises them.
     """
     rng = np.random.default_rng(seed)
+
+    def draw(initializer: str, shape: tuple[int, ...]) -> np.ndarray:
+        kind, value = distribution(initializer, shape)
+        if kind == "constant":
+            return np.full(shape, value)
+        if kind == "uniform":
+            return rng.uniform(-value, value, shape)
+        if kind == "normal":
+            return rng.normal(0.0, value, shape)
+        if kind == "orthogonal":
+            return value * orthogonal(rng.normal(0.0, 1.0, orthogonal_draw_shape(shape)), shape)
+        # truncated at two standard deviations, by resampling like TensorFlow
+        array = rng.normal(0.0, value, shape)
+        outside = np.abs(array) > 2 * value
+        while outside.any():
+            array[outside] = rng.normal(0.0, value, int(outside.sum()))
+            outside = np.abs(array) > 2 * value
+        return array
+
     weights: Weights = {}
     for key, weight in spec.weight_keys().items():
-        kind, value = distribution(weight.initializer, weight.shape)
         if randomize_statistics and weight.name in ("gamma", "moving_variance"):
             array = rng.uniform(0.5, 1.5, weight.shape)
         elif randomize_statistics and weight.name in ("beta", "moving_mean"):
             array = rng.normal(0.0, 0.2, weight.shape)
-        elif kind == "constant":
-            array = np.full(weight.shape, value)
-        elif kind == "uniform":
-            array = rng.uniform(-value, value, weight.shape)
-        elif kind == "normal":
-            array = rng.normal(0.0, value, weight.shape)
-        else:  # truncated at two standard deviations, by resampling like TensorFlow
-            array = rng.normal(0.0, value, weight.shape)
-            outside = np.abs(array) > 2 * value
-            while outside.any():
-                array[outside] = rng.normal(0.0, value, int(outside.sum()))
-                outside = np.abs(array) > 2 * value
+        else:
+            pieces = [draw(name, shape) for name, shape in parts(weight.initializer, weight.shape)]
+            array = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)  # a scalar weight cannot be concatenated
         weights[key] = np.asarray(array, dtype=np.float32, order="C")
     return weights
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from archspec.activations import CELU_ALPHA, ELU_ALPHA, LEAKY_RELU_SLOPE, SHRINK_THRESHOLD, SQUAREPLUS_B
-from archspec.initializers import distribution
+from archspec.initializers import distribution, orthogonal, orthogonal_draw_shape, parts
 from archspec.layers.base import Shape, same_padding
 
 Tensor = torch.Tensor
@@ -84,7 +84,13 @@ def activation(name: str, dim: int = -1) -> Callable[[Tensor], Tensor]:
 
 def init_tensor(initializer: str, keras_shape: Shape) -> Tensor:
     """A tensor in Keras's layout drawn from the Keras initializer, with torch's RNG."""
+    pieces = parts(initializer, keras_shape)
+    if len(pieces) > 1:
+        return torch.cat([init_tensor(name, shape) for name, shape in pieces])
     kind, value = distribution(initializer, keras_shape)
+    if kind == "orthogonal":
+        normal = torch.randn(orthogonal_draw_shape(keras_shape), dtype=torch.float64).numpy()
+        return torch.from_numpy(value * orthogonal(normal, keras_shape)).float()
     tensor = torch.empty(keras_shape)
     if kind == "constant":
         return tensor.fill_(value)
