@@ -88,7 +88,10 @@ class ArchspecModel(nn.Module):
                 for ref in release:
                     del values[ref]
                     masks.pop(ref, None)
-            mask = in_masks[0] if in_masks else None  # Keras hands a layer its first input's mask
+            if getattr(layer.cfg, "masks_per_input", False):  # Keras's query_mask, value_mask, ... (attention)
+                mask = in_masks
+            else:
+                mask = in_masks[0] if in_masks else None  # Keras hands a layer its first input's mask
             if logits is not None and name in self._logit_outputs:
                 logits[name] = layer.pre_activation(*args, mask=mask)
                 values[name] = layer.act(logits[name])
