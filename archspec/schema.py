@@ -6,6 +6,7 @@ from typing import Any
 
 from archspec import __version__
 from archspec.layers import LAYERS
+from archspec.layers.wrappers.base_wrapper import WRAPPED_LAYER_SCHEMA
 from archspec.spec.blocks import PARAM_RE
 from archspec.spec.model import SpecFile
 
@@ -52,6 +53,18 @@ def _layer_schema(cls) -> tuple[dict[str, Any], dict[str, Any]]:
     return schema, defs
 
 
+def _wrapped_refs(schema: Any) -> Any:
+    """`schema` with each nested layer's stand-alone schema replaced by a reference to WrappedLayer."""
+    if isinstance(schema, list):
+        return [_wrapped_refs(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if schema.get("$comment") == WRAPPED_LAYER_SCHEMA:
+        kept = {k: v for k, v in schema.items() if k in ("description", "title")}
+        return {**kept, "$ref": "#/$defs/WrappedLayer"}
+    return {key: _wrapped_refs(value) for key, value in schema.items()}
+
+
 def spec_schema() -> dict[str, Any]:
     schema = SpecFile.model_json_schema()
     defs = schema.setdefault("$defs", {})
@@ -74,6 +87,11 @@ def spec_schema() -> dict[str, Any]:
         },
         "required": ["block"],
     }
+    # a wrapper's `layer:` is any registered type's entry (archspec.layers.wrappers)
+    defs["WrappedLayer"] = {"description": "A wrapped layer: a mapping with its type and parameters.",
+                            "anyOf": list(entries)}
+    for name in LAYERS:
+        defs[name] = _wrapped_refs(defs[name])
     entries.append({"$ref": "#/$defs/BlockUse"})
     entry_schema = {"anyOf": entries}
     schema["properties"]["layers"]["items"] = entry_schema

@@ -42,7 +42,7 @@ def validation_problems(
         key = ".".join(str(p) for p in path)
         if error["type"] == "extra_forbidden":
             field = str(loc[-1])
-            owner = _submodel(model, loc[:-1])
+            owner = _typed_owner(data, loc[:-1]) or _submodel(model, loc[:-1])
             hint = suggest(field, owner.model_fields) if owner else ""
             message = f"unknown key '{field}'{hint}"
             is_key = True
@@ -66,6 +66,21 @@ def validation_problems(
         seen.add((key, message))
         problems.append(problem_at(source, base + path, context + message, key=is_key))
     return problems
+
+
+def _typed_owner(data: Any, loc: tuple) -> type[BaseModel] | None:
+    """The layer class of a nested mapping with a `type` (a wrapper's `layer:`), for suggestions."""
+    from archspec.layers.registry import layer_class
+
+    path = data_path(data, loc)
+    if not path or len(path) != len(loc):
+        return None
+    for part in path:
+        data = data[part]
+    try:
+        return layer_class(data["type"]) if isinstance(data, dict) and isinstance(data.get("type"), str) else None
+    except KeyError:
+        return None
 
 
 def _submodel(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:

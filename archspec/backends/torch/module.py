@@ -25,7 +25,16 @@ class LayerModule(nn.Module):
         self.layout = cfg.torch_layout(input_shapes, data_format)
         # a channels_last spec's image-like tensors reach this layer channels-first
         self.internal_channels_first = channels_first_inside
-        self.weight_specs = cfg.weights(input_shapes, data_format)
+        # a wrapper's wrapped layers (TimeDistributed, Bidirectional) run in modules of their own,
+        # which hold the weights under their prefix (`forward_enc/lstm_cell/kernel`)
+        sublayers = getattr(cfg, "torch_sublayers", None)
+        if sublayers is not None:
+            self.sublayers = nn.ModuleDict({
+                prefix: LayerModule(sub, shapes, data_format, inside)
+                for prefix, sub, shapes, inside in sublayers(input_shapes, data_format)
+            })
+        held = tuple(f"{prefix}/" for prefix in getattr(self, "sublayers", ()))
+        self.weight_specs = [w for w in cfg.weights(input_shapes, data_format) if not w.name.startswith(held)]
         for weight in self.weight_specs:
             tensor = torch.from_numpy(weight.to_torch(ops.init_tensor(weight.initializer, weight.shape).numpy()))
             if weight.trainable:
@@ -51,11 +60,17 @@ class LayerModule(nn.Module):
 
     def neutral(self) -> dict:
         """This layer's weights in Keras's layout, by Keras variable path."""
-        return {w.name: w.from_torch(ops.to_numpy(getattr(self, w.attribute))) for w in self.weight_specs}
+        own = {w.name: w.from_torch(ops.to_numpy(getattr(self, w.attribute))) for w in self.weight_specs}
+        for prefix, sub in getattr(self, "sublayers", {}).items():
+            own.update({f"{prefix}/{key}": value for key, value in sub.neutral().items()})
+        return own
 
     def load_neutral(self, weights: dict) -> None:
         for w in self.weight_specs:
             ops.copy_into(getattr(self, w.attribute), w.to_torch(weights[w.name]))
+        for prefix, sub in getattr(self, "sublayers", {}).items():
+            sub.load_neutral({key[len(prefix) + 1:]: value for key, value in weights.items()
+                              if key.startswith(f"{prefix}/")})
 
     def extra_repr(self) -> str:
         return self.cfg.type_name

@@ -1,0 +1,1 @@
+"""Wrappers: TimeDistributed and Bidirectional, whose wrapped layers are nested layer configs."""
