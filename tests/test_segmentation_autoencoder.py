@@ -194,7 +194,7 @@ def spec_with(tmp_path, base, old: str, new: str, name="bad.yaml"):
 
 @pytest.mark.parametrize("old, new, message", [
     ("targets: {reconstruction: input}", "targets: {reconstruction: inputs}",
-     "'label', 'parity', 'one_hot', 'mask' or 'input'"),
+     "'label', 'parity', 'one_hot', 'mask', 'input'"),
     ("targets: {reconstruction: input}", "targets: {reconstructon: input}", "did you mean 'reconstruction'"),
     ("input_noise: 0.4", "input_noise: -0.4", "greater than 0"),
     ("input_noise: 0.4", "input_noise: {stddev: 0.4, clip: [1, 0]}", "low < high"),

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from archspec.data import sources
+from archspec.data import sequences, sources
 from archspec.data.sources import RawData
 from archspec.errors import ArchspecError, suggest
 from archspec.spec import Spec
@@ -45,6 +45,8 @@ class Data:
     val: Split | None = None
     classes: list[str] | None = None
     standardize: dict[str, list[float]] | None = None  # mean/std per feature, fitted on train
+    # windows of a text or a series (archspec.data.sequences): window, vocabulary or the series' scale
+    sequence: dict[str, Any] | None = None
 
 
 def read_source(source: str | Path, spec: Spec | None = None) -> RawData:
@@ -56,12 +58,16 @@ def read_source(source: str | Path, spec: Spec | None = None) -> RawData:
         return NAMED[text]()
     if text in KERAS_NAMED:
         return sources.keras_dataset(text)
+    if sequences.is_sequence_source(text):
+        kind = "a series: training.targets: {<output>: next_value}" if text in sequences.SERIES_NAMED else \
+            "a text: training.targets: {<output>: next_token}"
+        raise ArchspecError(f"data '{text}' is {kind} cuts it into windows")
     path = Path(text)
     if not path.exists():
-        hint = suggest(text, [*NAMED, *KERAS_NAMED])
+        hint = suggest(text, [*NAMED, *KERAS_NAMED, *sequences.NAMED])
         raise ArchspecError(
             f"data '{text}' is neither a file, a folder nor a known data set{hint}; "
-            f"known: {', '.join([*NAMED, *KERAS_NAMED])}"
+            f"known: {', '.join([*NAMED, *KERAS_NAMED, *sequences.NAMED])}"
         )
     if path.is_dir():
         if any(sources._find(path, stem) for stem in sources._IDX_FILES[:1]):
@@ -183,10 +189,22 @@ def load_data(
     validation_source: str | Path | None = None,
     targets: dict[str, str] | None = None,
     input_noise: Any = None,
+    windows: Any = None,
+    fitted: dict[str, Any] | None = None,
 ) -> Data:
     """`targets` (output -> target name, training.targets) says what the splits carry besides labels:
     per-pixel masks for 'mask'. `input_noise` (training.input_noise: `stddev`, `clip`) adds seeded
-    Gaussian noise to every split's inputs, keeping the clean ones for the 'input' target."""
+    Gaussian noise to every split's inputs, keeping the clean ones for the 'input' target.
+
+    The targets next_token and next_value cut a text or a series into windows (training.windows),
+    split in time order (archspec.data.sequences); `fitted`: a run's vocabulary or scale to reuse."""
+    target = next((t for t in (targets or {}).values() if t in ("next_token", "next_value")), None)
+    if target is not None:
+        if validation_source is not None:
+            raise ArchspecError(f"target {target}: the validation windows are cut from the same text or series, "
+                                "after the training ones; validation_data does not apply (use validation_split)")
+        return sequences.load_sequences(source, spec, target, windows, test_split=test_split,
+                                        validation_split=validation_split, limit=limit, fitted=fitted)
     if len(spec.inputs) != 1:
         raise ArchspecError(f"{spec.name} has {len(spec.inputs)} inputs; training data sets feed one input")
     raw = read_source(source, spec)

@@ -33,23 +33,34 @@ def load_image(path: Path, shape: tuple[int, ...], data_format: str = "channels_
     return np.transpose(array, (2, 0, 1)) if data_format == "channels_first" else array
 
 
-def load_array(path: Path, shape: tuple[int, ...]) -> np.ndarray:
-    """A .npy file holding one sample or a batch of samples of the input's shape."""
+def _fits(got: tuple[int, ...], want: tuple[int | None, ...]) -> bool:
+    """A shape against an input's, where None (a free axis) takes any length."""
+    return len(got) == len(want) and all(w is None or g == w for g, w in zip(got, want))
+
+
+def load_array(path: Path, shape: tuple[int | None, ...], integer: bool = False) -> np.ndarray:
+    """A .npy file holding one sample or a batch of samples of the input's shape (None: any length),
+    as float32, or as int64 for an integer input (token ids)."""
     try:
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise ArchspecError(f"{path}: not a readable .npy file ({exc})") from None
-    if tuple(array.shape) == tuple(shape):
+    if _fits(array.shape, shape):
         array = array[None]
-    elif tuple(array.shape[1:]) != tuple(shape):
+    elif not _fits(array.shape[1:], shape):
         raise ArchspecError(f"{path}: array of shape {list(array.shape)} does not fit input shape {list(shape)}")
     if not np.issubdtype(array.dtype, np.number):
         raise ArchspecError(f"{path}: array of dtype {array.dtype} is not numeric")
+    if integer:
+        if not np.issubdtype(array.dtype, np.integer):
+            raise ArchspecError(f"{path}: the input takes integer ids, the array holds {array.dtype}")
+        return array.astype(np.int64)
     return array.astype(np.float32)
 
 
-def load_samples(path: Path, shape: tuple[int, ...], data_format: str = "channels_last") -> np.ndarray:
-    """A batch (N, *shape) from an image, a .npy/.npz file or CSV rows."""
+def load_samples(path: Path, shape: tuple[int | None, ...], data_format: str = "channels_last",
+                 integer: bool = False) -> np.ndarray:
+    """A batch (N, *shape) from an image, a .npy/.npz file or CSV rows; `integer`: the input takes ids."""
     path = Path(path)
     if not path.is_file():
         raise ArchspecError(f"input file not found: {path}")
@@ -57,8 +68,10 @@ def load_samples(path: Path, shape: tuple[int, ...], data_format: str = "channel
     if suffix in IMAGE_SUFFIXES:
         return load_image(path, shape, data_format)[None]
     if suffix == ".npy":
-        return load_array(path, shape)
+        return load_array(path, shape, integer)
     if suffix == ".csv":
+        if None in shape:
+            raise ArchspecError(f"{path}: CSV rows feed inputs of a fixed size, not {list(shape)} (use a .npy file)")
         try:
             rows = np.loadtxt(path, delimiter=",", dtype=np.float32, ndmin=2)
         except ValueError as exc:

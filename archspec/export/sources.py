@@ -22,6 +22,11 @@ def export_source(source: Path, weights: Path | None) -> tuple[Spec, Weights, st
         extra = {"run": source.resolve().name}
         if info.get("standardize"):
             extra["standardize"] = info["standardize"]
+        from archspec.data.sequences import run_sequence
+
+        sequence = run_sequence(source)
+        if sequence:  # a character model's vocabulary, a forecaster's window and scale: what predict needs
+            extra["sequence"] = sequence
         return spec, arrays, info.get("backend", "torch"), extra, None
     if not source.exists():
         hint = " (train a spec first, or name a spec file)" if source.name == "latest" else ""

@@ -15,12 +15,13 @@ LossName = Literal[
 ]
 _LOSS_ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
 MetricName = Literal["accuracy", "mse", "mae"]
-TargetName = Literal["label", "parity", "one_hot", "mask", "input"]
+TargetName = Literal["label", "parity", "one_hot", "mask", "input", "next_token", "next_value"]
 IMAGE_TARGETS = ("mask", "input")  # targets that are images, not values derived from the label
+SEQUENCE_TARGETS = ("next_token", "next_value")  # targets cut from a text or a series with its inputs
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Adam(_Strict):
@@ -149,8 +150,27 @@ _NoiseOrNumber = Annotated[
 ]
 
 
+class Windows(_Strict):
+    """How a text or a series is cut into samples for the targets next_token and next_value.
+
+    Windows are split in time order (train, then validation, then test; no window's targets overlap
+    another split's), never shuffled across that order."""
+
+    length: int | None = Field(None, ge=1, description="Steps per window; default: the input's fixed length.")
+    stride: int | None = Field(None, ge=1, description="Steps from one window's start to the next; default: 1 for a "
+                                                       "series, the window's length for a text.")
+    horizon: int | None = Field(None, ge=1, description="next_value: values forecast after each window (the output's "
+                                                        "units); default: the output's units.")
+    normalize: Literal["standard", "none"] = Field(
+        "standard", description="next_value: standard scales inputs and targets by the training part's mean and std "
+                                "(stated in run.json); predictions are given back in the series' units.")
+    column: str | int | None = Field(None, description="A CSV series with several columns: the column's header or "
+                                                       "0-based index.")
+
+
 class Training(_Strict):
-    data: str | None = Field(None, description="mnist5k, digits, shapes, mnist, fashion_mnist, or a path.")
+    data: str | None = Field(None, description="mnist5k, digits, shapes, pima, mnist, fashion_mnist, sunspots, "
+                                               "python_docs, or a path (.csv, .npz, .txt, a folder).")
     keep_labels: list[int] | None = Field(None, description="Train on these labels only (renumbered 0..k-1).")
     standardize: bool = Field(False, description="Scale each input feature to mean 0, std 1 (fitted on train).")
     test_split: float = Field(0.2, gt=0, lt=1, description="Held-out fraction when the data has no test split.")
@@ -163,7 +183,10 @@ class Training(_Strict):
     targets: dict[str, TargetName] = Field(
         default_factory=dict,
         description="Per output: label (default), parity, one_hot (derived from the label), mask (the data's "
-                    "per-pixel masks, e.g. the generated shapes') or input (the clean input: autoencoders).")
+                    "per-pixel masks, e.g. the generated shapes'), input (the clean input: autoencoders), "
+                    "next_token (a text's next character at every step) or next_value (a series' next values).")
+    windows: Windows | None = Field(None, description="next_token / next_value: how the text or series is cut into "
+                                                      "windows (length, stride, horizon, normalize, column).")
     input_noise: _NoiseOrNumber | None = Field(
         None, description="Noise on the inputs (denoising): a standard deviation, or {stddev, clip}.")
     epochs: int = Field(10, ge=1)
@@ -197,4 +220,15 @@ class Training(_Strict):
         if images and self.augmentation is not None and self.augmentation.active:
             raise ValueError(f"augmentation moves the input images but not the target{'s' if len(images) > 1 else ''} "
                              f"{' and '.join(repr(t) for t in images)}; leave augmentation out with these targets")
+        sequences = sorted({t for t in self.targets.values() if t in SEQUENCE_TARGETS})
+        if len(sequences) > 1 or (sequences and len(self.targets) > 1):
+            raise ValueError(f"targets: {sequences[0]} cuts the samples from a text or a series; it is the one "
+                             f"target of a model with one output, not one of {dict(self.targets)}")
+        if self.windows is not None and not sequences:
+            raise ValueError("windows applies to the targets next_token and next_value; set training.targets: "
+                             "{<output>: next_token} (a text) or {<output>: next_value} (a series)")
+        if sequences and (self.augmentation is not None and self.augmentation.active or self.input_noise is not None
+                          or self.keep_labels):
+            raise ValueError(f"target {sequences[0]} takes windows of a text or a series: augmentation, input_noise "
+                             "and keep_labels do not apply")
         return self

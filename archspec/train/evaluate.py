@@ -28,7 +28,9 @@ def evaluate_run(run: str | Path, data: str | None = None, weights: str | Path |
 
     directory = resolve_run(run)
     spec, info, training = run_info(directory)
-    prepared = prepare_data(spec, training, data or info.get("data_source"))
+    from archspec.data.sequences import run_sequence
+
+    prepared = prepare_data(spec, training, data or info.get("data_source"), fitted=run_sequence(directory))
     if onnx is not None:
         from archspec.onnx import Session
         from archspec.train.objectives import evaluate_outputs, make_targets, plan_outputs

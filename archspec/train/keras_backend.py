@@ -71,10 +71,12 @@ class _Bridge(keras.callbacks.Callback):
 class KerasTrainer:
     name = "keras"
 
-    def __init__(self, spec: Spec, training: Training, plans: list[OutputPlan], weights: Weights):
+    def __init__(self, spec: Spec, training: Training, plans: list[OutputPlan], weights: Weights,
+                 precision: str = "fp32"):
         keras.utils.set_random_seed(training.seed)
         self.spec, self.plans = spec, plans
-        self.model = build_model(spec, weights)
+        self.precision = precision
+        self.model = self._build(spec, weights, precision)
         multi = len(plans) > 1
         from archspec.backends.keras import keras_name
 
@@ -88,6 +90,30 @@ class KerasTrainer:
             loss_weights={n: p.weight for n, p in zip(names, plans)} if multi else None,
             metrics=metrics if multi else plans[0].metrics,
         )
+
+    @staticmethod
+    def _build(spec: Spec, weights: Weights, precision: str) -> keras.Model:
+        """The model under Keras's mixed-precision policy for bf16/fp16 (float32 variables, low-precision
+        compute; batch norm computes its statistics in float32 itself), with the output layers in float32
+        as Keras's mixed-precision guide asks, so softmax and the losses see float32."""
+        policies = {"fp32": None, "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+        if precision not in policies:
+            from archspec.errors import ArchspecError
+
+            raise ArchspecError(f"--precision {precision}: choose {', '.join(policies)}")
+        if policies[precision] is None:
+            return build_model(spec, weights)
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(policies[precision])
+        try:
+            model = build_model(spec, weights)
+        finally:
+            keras.config.set_dtype_policy(previous)
+        from archspec.backends.keras import keras_name
+
+        for name in spec.outputs:
+            model.get_layer(keras_name(name)).dtype_policy = "float32"
+        return model
 
     def run(self, hooks, first_epoch: int, epochs: int) -> None:
         # one fit() for all epochs: a fit() per epoch would pay Keras's set-up cost every epoch

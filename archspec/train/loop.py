@@ -178,14 +178,18 @@ def training_config(spec: Spec, overrides: dict[str, Any] | None = None) -> Trai
     return Training.model_validate(data)
 
 
-def prepare_data(spec: Spec, training: Training, data_source: str | None, limit: int | None = None) -> Data:
+def prepare_data(spec: Spec, training: Training, data_source: str | None, limit: int | None = None,
+                 fitted: dict[str, Any] | None = None) -> Data:
+    """`fitted`: a run's `sequence` (archspec.data.sequences.run_sequence), so that its text or series is
+    read with the vocabulary or scale it was trained with."""
     source = data_source or training.data
     if source is None:
         raise ArchspecError(f"{spec.name} names no training data: add training.data to the spec or pass --data")
     data = load_data(source, spec, test_split=training.test_split, validation_split=training.validation_split,
                      standardize=training.standardize, seed=training.seed, limit=limit,
                      keep_labels=training.keep_labels, validation_source=training.validation_data,
-                     targets=training.targets, input_noise=training.input_noise)
+                     targets=training.targets, input_noise=training.input_noise, windows=training.windows,
+                     fitted=fitted)
     if spec.classes:
         data.classes = spec.classes
     return data
@@ -238,6 +242,23 @@ class EpochHooks:
             self._order_epoch, self._order = epoch, self.trainer._order(epoch)
         return self.trainer.batch(epoch, index, self._order)
 
+    @property
+    def batch_size(self) -> int:
+        return self.trainer.training.batch_size
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The sample order of an epoch: batch i is rows [i * batch_size, (i + 1) * batch_size) of it."""
+        return self.trainer._order(epoch)
+
+    def plain_arrays(self) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+        """The training inputs and targets when every batch is plain rows of them (no augmentation), so a
+        backend may keep them on its device and gather batches there; None otherwise."""
+        trainer = self.trainer
+        augmentation = trainer.training.augmentation
+        if augmentation is not None and augmentation.active and trainer.data.train.x[0].ndim == 4:
+            return None
+        return list(trainer.data.train.x), list(trainer.targets["train"])
+
     def batches(self):
         """The batches of the epoch being trained."""
         for index in range(self.steps):
@@ -268,13 +289,32 @@ class Trainer:
         initial_weights: Weights | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
         device: str | None = None,
+        precision: str = "fp32",
+        compile: bool = False,
+        channels_last: bool | None = None,
+        checkpoint_every: int = 1,
     ):
+        from archspec.train import distributed
+
         self.spec, self.training, self.data, self.run_dir = spec, training, data, run_dir
         self.plans: list[OutputPlan] = plan_outputs(spec, training)
         weights = initial_weights if initial_weights is not None else init_weights(spec, training.seed)
-        options = {"device": device} if backend == "torch" else {}
-        if device not in (None, "auto", "cpu") and backend != "torch":
-            raise ArchspecError("--device applies to the torch backend (Keras places work itself)")
+        if backend == "torch":
+            options = {"device": device, "precision": precision, "compile": compile, "channels_last": channels_last}
+        else:
+            if device not in (None, "auto", "cpu"):
+                raise ArchspecError("--device applies to the torch backend (Keras places work itself)")
+            if compile or channels_last:
+                raise ArchspecError("--compile and --channels-last apply to the torch backend")
+            if distributed.world_size() > 1:
+                raise ArchspecError("the Keras backend trains in one process; use -b torch for data-parallel "
+                                    "training (--nproc-per-node, torchrun)")
+            options = {"precision": precision}
+        if checkpoint_every < 1:
+            raise ArchspecError("--checkpoint-every must be at least 1")
+        self.precision, self.checkpoint_every = precision, checkpoint_every
+        self.group = distributed.current()
+        self.main = self.group is None or self.group.rank == 0  # the one process that writes files
         self.backend = load_trainer(backend)(spec, training, self.plans, weights, **options)
         self.backend_name = backend
         self.on_event = on_event or (lambda kind, info: None)
@@ -298,16 +338,30 @@ class Trainer:
         atomic_write_text(self.run_dir / "spec.yaml", resolved_yaml(self.spec, self.training))
         info = {"archspec_version": __version__, "backend": self.backend_name, "spec": self.spec.name,
                 "data": self.data.name, "classes": self.data.classes, "standardize": self.data.standardize,
-                "training": self.training.model_dump(mode="json"), "data_source": data_source}
+                "training": self.training.model_dump(mode="json"), "data_source": data_source,
+                "precision": self.precision, "checkpoint_every": self.checkpoint_every,
+                "processes": self.group.size if self.group else 1}
+        if self.data.sequence is not None:
+            from archspec.data.sequences import VOCABULARY_FILE
+
+            info["sequence"] = {k: v for k, v in self.data.sequence.items() if k != "vocabulary"}
+            if "vocabulary" in self.data.sequence:
+                atomic_write_text(self.run_dir / VOCABULARY_FILE,
+                                  json.dumps(self.data.sequence["vocabulary"], ensure_ascii=False))
         atomic_write_text(self.run_dir / "run.json", json.dumps(info, indent=2))
 
-    def _save_epoch(self, weights: Weights, best: bool) -> None:
+    def _save_epoch(self, weights: Weights, best: bool, checkpoint: bool = True) -> None:
         """Snapshot the epoch now; write it in the background while the next epoch trains.
 
-        At most one write is in flight, so a kill loses at most the epoch being written."""
+        At most one write is in flight, so a kill loses at most the epoch being written. Without
+        `checkpoint` (between --checkpoint-every epochs) only a new best and the history are written:
+        what --resume reads (state, last weights, optimizer) stays that of the last checkpoint."""
+        if not self.main:
+            return
         stop_best = weights if self._stop_best_weights is weights else None  # early stopping's new best
-        snapshot = (weights, best, stop_best, self.backend.optimizer_snapshot(), [dict(r) for r in self.state.history],
-                    json.dumps(self.state.__dict__, indent=2), self.state.epoch)
+        optimizer = self.backend.optimizer_snapshot() if checkpoint else None
+        snapshot = (weights, best, stop_best, optimizer, [dict(r) for r in self.state.history],
+                    json.dumps(self.state.__dict__, indent=2) if checkpoint else None, self.state.epoch)
         self.flush()
         self._pending = self._writer.submit(self._write_epoch, *snapshot)
 
@@ -323,11 +377,13 @@ class Trainer:
             write_weights(weights, self.run_dir / "weights.safetensors", self.spec, meta)
         if stop_best is not None:  # carried for --resume, so that a resumed run restores what a whole one would
             write_weights(stop_best, self.run_dir / STOP_BEST, self.spec, meta)
+        self._write_history(history)
+        if state_text is None:
+            return
         write_weights(weights, self.run_dir / "last.safetensors", self.spec, meta)
         suffix = ".pt" if self.backend_name == "torch" else ".npz"
         with atomic_path(self.run_dir / f"optimizer{suffix}", suffix=suffix) as tmp:
             self.backend.write_optimizer(optimizer, tmp)
-        self._write_history(history)
         atomic_write_text(self.run_dir / "state.json", state_text)
 
     def _write_history(self, rows: list[dict[str, float]]) -> None:
@@ -437,6 +493,8 @@ class Trainer:
             return
         self.backend.set_weights(self._stop_best_weights)
         self.state.restored_epoch = self.state.stop_best_epoch
+        if not self.main:
+            return
         meta = {"epoch": str(self.state.epoch), "backend": self.backend_name,
                 "restored_epoch": str(self.state.restored_epoch)}
         write_weights(self._stop_best_weights, self.run_dir / "last.safetensors", self.spec, meta)
@@ -449,6 +507,8 @@ class Trainer:
                               "(the best weights so far are kept). Try a lower learning rate.")
         if self.data.val is not None:
             logs.update({f"val_{k}": v for k, v in self.evaluate("val").items()})
+        if self.group is not None:  # every rank takes rank 0's decisions (early stopping, best, learning rate)
+            logs = self.group.broadcast(logs)
         logs["learning_rate"] = self.backend.learning_rate
         logs["epoch"] = epoch + 1
         logs["seconds"] = round(seconds, 3)
@@ -457,7 +517,8 @@ class Trainer:
         self.state.restored_epoch = None  # training goes on from restored weights: they are not the final ones
         weights = self.backend.get_weights()
         best = self._callbacks(epoch, logs, weights)
-        self._save_epoch(weights, best)
+        last = epoch + 1 == epochs or self.state.stopped_early
+        self._save_epoch(weights, best, checkpoint=last or (epoch + 1) % self.checkpoint_every == 0)
         self.on_event("epoch_end", {"epoch": epoch + 1, "epochs": epochs, "logs": logs,
                                      "best": self.state.best_epoch == epoch + 1})
         return self.state.stopped_early
@@ -493,6 +554,8 @@ class Trainer:
         weights (last.safetensors: restored ones with restore_best_weights), as a Keras model does
         after fit; `restored_epoch` says which epoch those are.
         """
+        if not self.main:
+            return {}
         final = self.backend.get_weights()
         best = self.run_dir / "weights.safetensors"
         if best.is_file():
@@ -500,12 +563,16 @@ class Trainer:
         results = self.evaluate("test")
         from archspec.train.pictures import plot_history, plot_predictions
 
-        plot_predictions(self, self.run_dir / "predictions.png")  # masks and images only; with the best weights
+        plot_predictions(self, self.run_dir / "predictions.png")  # masks, images, forecasts; with the best weights
         self.backend.set_weights(final)
         metrics = {f"test_{k}": v for k, v in results.items()}
+        series = self.data.sequence if self.data.sequence and self.data.sequence["kind"] == "series" else None
+        if series is not None and "mae" in results:  # the standard scaling is linear: mae scales with std
+            metrics["test_mae_in_units"] = results["mae"] * series["std"]
         metrics.update({"epochs": self.state.epoch, "best_epoch": self.state.best_epoch,
                         "stopped_early": self.state.stopped_early, "restored_epoch": self.state.restored_epoch,
-                        "backend": self.backend_name, "test_samples": len(self.data.test)})
+                        "backend": self.backend_name, "test_samples": len(self.data.test),
+                        "precision": self.precision, "processes": self.group.size if self.group else 1})
         atomic_write_text(self.run_dir / "metrics.json", json.dumps(metrics, indent=2))
         plot_history(self.state.history, self.run_dir / "curves.png", title=f"{self.spec.name} ({self.backend_name})")
         return metrics

@@ -19,7 +19,7 @@ class OutputPlan:
     units: int
     loss: str
     weight: float
-    target: str  # label | parity | one_hot | mask | input
+    target: str  # label | parity | one_hot | mask | input | next_token | next_value
     metrics: list[str]
     activation: str
     shape: tuple[int, ...] = ()  # the output's per-sample shape; rank > 1 for masks and images
@@ -69,6 +69,17 @@ def _check_target(spec: Spec, name: str, shape: tuple, target: str, loss: str) -
             raise ArchspecError(f"{where}; target 'mask' needs a per-pixel output (height, width, classes)")
         if loss not in ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy"):
             raise ArchspecError(f"{where}; target 'mask' is per-pixel classes: use a cross-entropy loss, not {loss}")
+    elif target == "next_token":
+        if len(shape) != 2:
+            raise ArchspecError(f"{where}; target 'next_token' needs a class per step: (steps, vocabulary)")
+        if loss not in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
+            raise ArchspecError(f"{where}; target 'next_token' is a character per step: use "
+                                f"sparse_categorical_crossentropy, not {loss}")
+    elif target == "next_value":
+        if len(shape) != 1:
+            raise ArchspecError(f"{where}; target 'next_value' needs the forecast values: (horizon,)")
+        if "crossentropy" in loss:
+            raise ArchspecError(f"{where}; target 'next_value' forecasts numbers: use mse or mae, not {loss}")
     elif len(shape) > 1:
         raise ArchspecError(f"{where}, but a '{target}' target is one value per sample; per-pixel classes are "
                             f"targets: {{{name}: mask}}, an autoencoder's are {{{name}: input}}")

@@ -124,8 +124,12 @@ def plot_predictions(trainer, path: Path, samples: int = PREDICTION_SAMPLES) -> 
     - `mask` (segmentation): input / true mask / predicted mask (arg-max per pixel), one colour per class;
     - `input` (autoencoder): input (noisy, when training.input_noise is set) / clean / reconstructed.
 
+    - `next_value` (forecast): the series and the forecasts of every split, in the series' units.
+
     Uses the weights the trainer's model holds (Trainer.finish: the best ones). Other outputs
-    (labels) draw nothing: None."""
+    (labels, next characters) draw nothing: None."""
+    if trainer.plans[0].target == "next_value":
+        return plot_forecast(trainer, path)
     plan_index = next((i for i, p in enumerate(trainer.plans) if p.target in ("mask", "input")), None)
     if plan_index is None:
         return None
@@ -180,3 +184,31 @@ def plot_predictions(trainer, path: Path, samples: int = PREDICTION_SAMPLES) -> 
         fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     fig.suptitle(f"{trainer.spec.name} ({trainer.backend_name}): output '{plan.name}' on test samples")
     return _save(plt, fig, path, bottom=0.6 / (2.4 * n + 0.6) if segmentation else 0.0)
+
+
+def plot_forecast(trainer, path: Path) -> Path:
+    """The series (the first forecast step of every window) against the model's forecasts for it, in the
+    series' units, with the test split's mean absolute error; train, validation and test shaded apart."""
+    info = trainer.data.sequence
+    scale, shift = info["std"], info["mean"]
+    plt, fig, axes = _figure(1, 1, (10, 4.2))
+    ax = axes[0][0]
+    splits = [("train", trainer.data.train), ("validation", trainer.data.val), ("test", trainer.data.test)]
+    colours = {"train": "#1f77b4", "validation": "#2ca02c", "test": "#d62728"}
+    for name, split in splits:
+        if split is None or not len(split):
+            continue
+        predicted = trainer.backend.predict(split.x, 256)[0][:, 0] * scale + shift
+        truth = split.labels[:, 0] * scale + shift
+        times = split.extras["time"]
+        ax.plot(times, truth, color="black", lw=1, label="truth" if name == "train" else None)
+        ax.plot(times, predicted, color=colours[name], lw=1.2, label=f"forecast ({name})")
+        if name == "test":
+            ax.set_title(f"{trainer.spec.name} ({trainer.backend_name}): {info['window']} steps -> the next "
+                         f"{info['horizon']}; test mae {np.mean(np.abs(predicted - truth)):.2f} (first step)")
+        ax.axvspan(times[0], times[-1], color=colours[name], alpha=0.06)
+    ax.set_xlabel("time" if info["name"] != "sunspots" else "year")
+    ax.set_ylabel(info["unit"])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(plt, fig, path)

@@ -46,10 +46,32 @@ def train(
     base_weights: str | Path | None = None,
     device: str | None = None,
     on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    precision: str | None = None,
+    compile: bool = False,
+    channels_last: bool | None = None,
+    checkpoint_every: int | None = None,
 ) -> tuple[Path, dict[str, Any]]:
-    """Train a spec; returns the run directory and its test metrics."""
+    """Train a spec; returns the run directory and its test metrics.
+
+    Started by torchrun with several processes, this is one rank of a data-parallel job (torch
+    backend): rank 0 alone writes the run directory and reports events; the other ranks return {}."""
+    from archspec.train import distributed
+
+    group = distributed.setup(device)
+    try:
+        return _train(spec_path, backend, data, epochs, batch_size, run_dir, resume, limit, base_weights, device,
+                      on_event if distributed.is_main() else None, precision, compile, channels_last,
+                      checkpoint_every, group)
+    finally:
+        distributed.teardown()
+
+
+def _train(spec_path, backend, data, epochs, batch_size, run_dir, resume, limit, base_weights, device, on_event,
+           precision, compile, channels_last, checkpoint_every, group):
     from archspec.train.loop import Trainer, new_run_dir, point_latest, prepare_data, resolve_run, training_config
 
+    main = group is None or group.rank == 0
+    info: dict[str, Any] = {}
     if resume is not None:
         run = resolve_run(resume)
         spec = load(run / "spec.yaml")
@@ -69,9 +91,13 @@ def train(
         data_source = data or _relative_to_spec(training.data, spec)
         if training.validation_data:
             training = training.model_copy(update={"validation_data": _relative_to_spec(training.validation_data, spec)})
-    prepared = prepare_data(spec, training, data_source, limit)
+    from archspec.data.sequences import run_sequence
+
+    prepared = prepare_data(spec, training, data_source, limit, fitted=run_sequence(run) if resume is not None else None)
     if resume is not None:
         directory = run
+    elif not main:
+        directory = None
     elif run_dir is not None:
         directory = Path(run_dir)
         if directory.exists() and any(directory.iterdir()):
@@ -79,18 +105,23 @@ def train(
         directory.mkdir(parents=True, exist_ok=True)
     else:
         directory = new_run_dir(spec, backend)
+    if group is not None:
+        directory = group.broadcast(directory)  # rank 0's new run directory, the only one
     def warn(message: str) -> None:
         if on_event:
             on_event("warning", {"message": message})
 
     start = initial_weights(spec, training, warn) if resume is None else init_weights(spec, training.seed)
+    # a resumed run keeps its precision and checkpoint interval unless told otherwise
     trainer = Trainer(spec, backend, training, prepared, directory, initial_weights=start,
-                      on_event=on_event, device=device)
+                      on_event=on_event, device=device, precision=precision or info.get("precision", "fp32"),
+                      compile=compile, channels_last=channels_last,
+                      checkpoint_every=checkpoint_every or info.get("checkpoint_every", 1))
     if resume is not None:
         trainer.resume()
-    else:
+    elif main:
         trainer.write_spec(data_source or training.data)
-    if directory.parent.name == "runs" or run_dir is None:
+    if main and (directory.parent.name == "runs" or run_dir is None):
         point_latest(directory)
     try:
         trainer.fit()

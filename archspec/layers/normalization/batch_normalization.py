@@ -80,10 +80,18 @@ class BatchNormalization(Layer):
         if moved:
             x = x.movedim(module.dim, 1)
         weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
+        # like Keras under a mixed policy: statistics and normalization in float32, the result in x's dtype
+        dtype = x.dtype
+        if dtype in (torch.float16, torch.bfloat16):
+            x = x.float()
         if module.training and self.trainable:
             dims = [d for d in range(x.dim()) if d != 1]
-            mean = x.mean(dim=dims)
-            var = x.var(dim=dims, unbiased=False)
+            group = getattr(module, "sync_group", None)
+            if group is None:
+                mean = x.mean(dim=dims)
+                var = x.var(dim=dims, unbiased=False)
+            else:
+                mean, var = _global_moments(x, dims, group)
             with torch.no_grad():
                 module.running_mean.mul_(self.momentum).add_(mean.detach(), alpha=1 - self.momentum)
                 module.running_var.mul_(self.momentum).add_(var.detach(), alpha=1 - self.momentum)
@@ -95,4 +103,20 @@ class BatchNormalization(Layer):
                 y = y + bias.view(view)
         else:
             y = F.batch_norm(x, module.running_mean, module.running_var, weight, bias, False, 0.0, self.epsilon)
+        y = y.to(dtype)
         return y.movedim(1, module.dim) if moved else y
+
+
+def _global_moments(x, dims, group):
+    """Mean and biased variance over the batch of every process (data-parallel training), two passes like
+    `x.var` so that N processes give the statistics one process gives; gradients flow through the sums."""
+    import torch
+    from torch.distributed.nn.functional import all_reduce
+
+    channels = x.shape[1]
+    count = x.new_full((1,), x.numel() // max(channels, 1))
+    totals = all_reduce(torch.cat([x.sum(dim=dims), count]), group=group)
+    mean = totals[:channels] / totals[channels]
+    centred = x - mean.view([1, -1] + [1] * (x.dim() - 2))
+    var = all_reduce((centred * centred).sum(dim=dims), group=group) / totals[channels]
+    return mean, var
