@@ -1,0 +1,325 @@
+"""Small nn.Module classes a generated file defines when its layers need them."""
+
+from __future__ import annotations
+
+DEPTHWISE = '''class DepthwiseConv{r}d(nn.Conv{r}d):
+    """Keras's DepthwiseConv{r}D: depth_multiplier filters per input channel, channel-major."""
+
+    def __init__(self, in_channels, depth_multiplier, kernel_size, **kwargs):
+        out = in_channels * depth_multiplier
+        super().__init__(in_channels, out, kernel_size, groups=in_channels, **kwargs)
+'''
+
+SEPARABLE = '''class SeparableConv{r}d(nn.Module):
+    """Keras's SeparableConv{r}D: a depthwise convolution, then a 1x1 one with the bias."""
+
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        depth_multiplier=1,
+        bias=True,
+        **kwargs,
+    ):
+        super().__init__()
+        middle = in_channels * depth_multiplier
+        self.depthwise = DepthwiseConv{r}d(
+            in_channels, depth_multiplier, kernel_size, bias=False, **kwargs
+        )
+        self.pointwise = nn.Conv{r}d(middle, out_channels, 1, bias=bias)
+
+    def forward(self, x):
+        return self.pointwise(self.depthwise(x))
+'''
+
+HELPERS = {
+    "PReLU": '''class PReLU(nn.Module):
+    """Keras's PReLU: a learned slope for negative values, per element of `shape`."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.zeros(shape))
+''',
+    "LayerScale": '''class LayerScale(nn.Module):
+    """ConvNeXt's LayerScale (keras.applications): the last axis times a learned vector."""
+
+    def __init__(self, projection_dim):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(projection_dim))
+''',
+    "avg_pool_same": '''def avg_pool_same(x, pad, kernel_size, stride):
+    """TensorFlow's 'same' average pooling: the odd pixel padded after, real values averaged."""
+    pool = {3: F.avg_pool1d, 4: F.avg_pool2d, 5: F.avg_pool3d}[x.dim()]
+    counts = pool(F.pad(torch.ones_like(x[:, :1]), pad), kernel_size, stride)
+    return pool(F.pad(x, pad), kernel_size, stride) / counts
+''',
+    "keras_relu": '''def keras_relu(x, negative_slope, max_value, threshold):
+    """keras.activations.relu step by step, so that its corners (a ceiling below the threshold) agree."""
+    y = torch.where(x > threshold, x, 0.0) if threshold != 0 else F.relu(x)
+    if max_value is not None:
+        y = torch.clamp(y, 0.0, max_value)
+    if negative_slope != 0:
+        y = y - negative_slope * F.relu(threshold - x)
+    return y
+''',
+    **{f"DepthwiseConv{r}d": DEPTHWISE.replace("{r}", str(r)) for r in (1, 2)},
+    **{f"SeparableConv{r}d": SEPARABLE.replace("{r}", str(r)) for r in (1, 2)},
+}
+ORDER = ("avg_pool_same", "keras_relu", "PReLU", "LayerScale", "DepthwiseConv1d", "DepthwiseConv2d", "SeparableConv1d", "SeparableConv2d")
+
+RECURRENT = '''class Recurrent(nn.Module):
+    """Keras's RNN layer: a cell run over dim 1, the kernels in PyTorch's (gates * units, in)
+    layout and Keras's gate order. A mask (batch, time) skips steps: the states carry over and
+    the output repeats the last one (zeros with zero_output_for_mask), as Keras's backend.rnn."""
+
+    gates = 1
+
+    def __init__(
+        self,
+        input_size,
+        units,
+        bias=True,
+        return_sequences=False,
+        go_backwards=False,
+        zero_output_for_mask=False,
+        activation=torch.tanh,
+        recurrent_activation=torch.sigmoid,
+    ):
+        super().__init__()
+        self.units = units
+        self.return_sequences = return_sequences
+        self.go_backwards = go_backwards
+        self.zero_output_for_mask = zero_output_for_mask
+        self.activation = activation
+        self.recurrent_activation = recurrent_activation
+        width = self.gates * units
+        self.weight_ih = nn.Parameter(torch.zeros(width, input_size))
+        self.weight_hh = nn.Parameter(torch.zeros(width, units))
+        self.bias = nn.Parameter(torch.zeros(self.bias_shape(width))) if bias else None
+
+    def bias_shape(self, width):
+        return (width,)
+
+    def initial_states(self, x):
+        return (x.new_zeros(x.shape[0], self.units),)
+
+    def project(self, x):
+        return F.linear(x, self.weight_ih, self.bias)
+
+    def forward(self, x, mask=None):
+        # go_backwards: Keras reads from the end, and the outputs stay in that order
+        if self.go_backwards:
+            x = x.flip(1)
+            mask = None if mask is None else mask.flip(1)
+        z = self.project(x)
+        states = self.initial_states(x)
+        outputs = []
+        for t in range(x.shape[1]):
+            new = self.cell(z[:, t], states)
+            out = new[0]
+            if mask is not None:
+                keep = mask[:, t, None]
+                new = tuple(torch.where(keep, n, s) for n, s in zip(new, states))
+                fill = 0.0 if self.zero_output_for_mask else new[0]
+                out = torch.where(keep, out, fill)
+            states = new
+            outputs.append(out)
+        return torch.stack(outputs, 1) if self.return_sequences else outputs[-1]
+'''
+
+RNN_CELLS = {
+    "SimpleRNN": '''class SimpleRNN(Recurrent):
+    """Keras's SimpleRNN: h = activation(x W + h U + b)."""
+
+    def cell(self, z, states):
+        return (self.activation(z + F.linear(states[0], self.weight_hh)),)
+''',
+    "LSTM": '''class LSTM(Recurrent):
+    """Keras's LSTM: gates i, f, c, o (PyTorch's order too) and one bias where nn.LSTM has two."""
+
+    gates = 4
+
+    def initial_states(self, x):
+        zeros = x.new_zeros(x.shape[0], self.units)
+        return zeros, zeros
+
+    def cell(self, z, states):
+        h, c = states
+        i, f, g, o = (z + F.linear(h, self.weight_hh)).chunk(4, dim=1)
+        gate = self.recurrent_activation
+        c = gate(f) * c + gate(i) * self.activation(g)
+        return gate(o) * self.activation(c), c
+''',
+    "GRU": '''class GRU(Recurrent):
+    """Keras's GRU: gates z, r, h (nn.GRU's are r, z, n). reset_after (Keras's default) applies
+    the reset gate after the recurrent product and has a second, recurrent bias (bias[1])."""
+
+    gates = 3
+
+    def __init__(self, input_size, units, bias=True, reset_after=True, **kwargs):
+        self.reset_after = reset_after
+        super().__init__(input_size, units, bias, **kwargs)
+
+    def bias_shape(self, width):
+        return (2, width) if self.reset_after else (width,)
+
+    def project(self, x):
+        bias = self.bias
+        if bias is not None and self.reset_after:
+            bias = bias[0]
+        return F.linear(x, self.weight_ih, bias)
+
+    def cell(self, z, states):
+        (h,) = states
+        x_z, x_r, x_h = z.chunk(3, dim=1)
+        gate = self.recurrent_activation
+        if self.reset_after:
+            bias = None if self.bias is None else self.bias[1]
+            r_z, r_r, r_h = F.linear(h, self.weight_hh, bias).chunk(3, dim=1)
+            z, r = gate(x_z + r_z), gate(x_r + r_r)
+            candidate = self.activation(x_h + r * r_h)
+        else:
+            units = self.units
+            r_z, r_r = F.linear(h, self.weight_hh[: 2 * units]).chunk(2, dim=1)
+            z, r = gate(x_z + r_z), gate(x_r + r_r)
+            r_h = F.linear(r * h, self.weight_hh[2 * units :])
+            candidate = self.activation(x_h + r_h)
+        return (z * h + (1 - z) * candidate,)
+''',
+}
+
+ATTENTION = '''class MultiHeadAttention(nn.Module):
+    """Keras's MultiHeadAttention over dim 1: query, key and value projected to `num_heads`
+    heads, softmax(q . k / sqrt(key_dim)) weighs the values, the heads projected back. Masks
+    (batch, steps) and the causal mask combine; hidden logits get Keras's fill value, so a
+    query step that may attend to nothing averages every value, as Keras's fused path does."""
+
+    def __init__(
+        self,
+        query_dim,
+        value_dim_in,
+        key_dim_in,
+        num_heads,
+        key_dim,
+        value_dim,
+        out_dim,
+        bias=True,
+        causal=False,
+        sliding_window=None,
+        gate=False,
+        dropout=0.0,
+    ):
+        super().__init__()
+        self.num_heads = num_heads
+        self.scale = 1.0 / math.sqrt(key_dim)
+        self.causal = causal
+        self.sliding_window = sliding_window
+        self.dropout = dropout
+        self.query = nn.Linear(query_dim, num_heads * key_dim, bias)
+        self.key = nn.Linear(key_dim_in, num_heads * key_dim, bias)
+        self.gate = nn.Linear(query_dim, num_heads * value_dim, bias) if gate else None
+        self.value = nn.Linear(value_dim_in, num_heads * value_dim, bias)
+        self.attention_output = nn.Linear(num_heads * value_dim, out_dim, bias)
+
+    def heads(self, projection, x):
+        return projection(x).unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
+
+    def forward(
+        self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None
+    ):
+        key = value if key is None else key
+        q, k = self.heads(self.query, query), self.heads(self.key, key)
+        v = self.heads(self.value, value)
+        rows = torch.arange(query.shape[1], device=query.device)[:, None]
+        cols = torch.arange(key.shape[1], device=query.device)[None, :]
+        mask = torch.ones_like(rows - cols, dtype=torch.bool)
+        if self.causal:
+            mask = mask & (rows >= cols)
+        if self.sliding_window is not None:
+            mask = mask & ((rows - cols).abs() < self.sliding_window)
+        mask = mask[None]
+        if query_mask is not None:
+            mask = mask & query_mask[:, :, None]
+        for other in (value_mask, key_mask):
+            if other is not None:
+                mask = mask & other[:, None, :]
+        mask = mask[:, None]  # the heads' axis
+        if self.dropout == 0:  # Keras's dot_product_attention
+            logits = (q @ k.transpose(-1, -2)) * self.scale
+            logits = torch.where(mask, logits, -0.7 * 3.38953e38)
+            probs = torch.softmax(logits, dim=-1)
+        else:  # Keras's Softmax with a mask, then dropout
+            logits = torch.where(mask, (q * self.scale) @ k.transpose(-1, -2), -1e9)
+            probs = torch.where(mask, torch.softmax(logits, dim=-1), 0.0)
+            probs = F.dropout(probs, self.dropout, self.training)
+        out = (probs @ v).transpose(1, 2)
+        if self.gate is not None:
+            out = out * torch.sigmoid(self.heads(self.gate, query).transpose(1, 2))
+        return self.attention_output(out.flatten(2))
+'''
+
+POSITION = '''class PositionEmbedding(nn.Module):
+    """keras_hub's PositionEmbedding: a learned (sequence_length, features) table whose first
+    `steps` rows are broadcast to the input's shape (the input's values are not used)."""
+
+    def __init__(self, sequence_length, features):
+        super().__init__()
+        self.embeddings = nn.Parameter(torch.zeros(sequence_length, features))
+
+    def forward(self, x):
+        # a copy: an output that is a view of the parameter would change with it
+        return self.embeddings[: x.shape[-2]].expand(x.shape).clone()
+'''
+
+HELPERS.update({"Recurrent": RECURRENT, **RNN_CELLS, "MultiHeadAttention": ATTENTION,
+                "PositionEmbedding": POSITION})
+ORDER = (*ORDER, "Recurrent", "SimpleRNN", "LSTM", "GRU", "MultiHeadAttention", "PositionEmbedding")
+
+HELPERS["without"] = '''def without(module, name):
+    """The module without its parameter `name`: Keras's BatchNormalization without center has
+    no beta (without scale no gamma), and nn.BatchNorm then skips the bias (the weight)."""
+    setattr(module, name, None)
+    return module
+'''
+HELPERS["SharedDropout"] = '''class SharedDropout(nn.Module):
+    """Keras's Dropout with noise_shape: one draw shared along the axes where it is 1."""
+
+    def __init__(self, rate, noise_shape):
+        super().__init__()
+        self.rate = rate
+        self.noise_shape = noise_shape
+
+    def forward(self, x):
+        if not self.training or self.rate == 0:
+            return x
+        shape = [x.shape[i] if n is None else n for i, n in enumerate(self.noise_shape)]
+        keep = torch.rand(shape, device=x.device) >= self.rate
+        return x * keep / (1 - self.rate)
+'''
+ORDER = ("without", *ORDER, "SharedDropout")
+HELPERS["Bidirectional"] = '''class Bidirectional(nn.Module):
+    """Keras's Bidirectional: a forward and a backward recurrent layer read one sequence (named
+    as Keras names them), their outputs merged."""
+
+    def __init__(self, forward_layer, backward_layer, names, merge_mode="concat"):
+        super().__init__()
+        self.names = names
+        self.merge_mode = merge_mode
+        self.add_module(names[0], forward_layer)
+        self.add_module(names[1], backward_layer)
+
+    def forward(self, x, mask=None):
+        forward_layer, backward_layer = (getattr(self, name) for name in self.names)
+        y, y_rev = forward_layer(x, mask), backward_layer(x, mask)
+        if backward_layer.return_sequences:  # its outputs come in its reversed order
+            y_rev = y_rev.flip(1)
+        if self.merge_mode == "concat":
+            return torch.cat([y, y_rev], dim=-1)
+        if self.merge_mode == "sum":
+            return y + y_rev
+        if self.merge_mode == "ave":
+            return (y + y_rev) / 2
+        return y * y_rev
+'''
+ORDER = (*ORDER, "Bidirectional")
