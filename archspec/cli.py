@@ -6,6 +6,7 @@ TensorFlow nor torch; backends are imported inside the commands that use them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -196,6 +197,23 @@ def build(
     out.print(f"wrote {output} ({backend.value}, {spec.total_params:,} params)", highlight=False)
 
 
+@command()
+def codegen(
+    spec_path: Path = typer.Argument(..., metavar="SPEC", help="Spec file."),
+    backend: Backend = typer.Option(..., "--backend", "-b", help="torch or keras."),
+    output: Path = typer.Option(..., "--output", "-o", help="FILE.py to write."),
+) -> None:
+    """Write standalone PyTorch or Keras source for the spec (a module that never imports archspec)."""
+    import archspec
+    from archspec.codegen import generate
+    from archspec.fileio import atomic_path
+
+    source = generate(archspec.load(spec_path), backend.value)
+    with atomic_path(output, suffix=".py") as tmp:
+        Path(tmp).write_text(source, encoding="utf-8")
+    out.print(f"wrote {output} ({backend.value}, {source.count(chr(10))} lines)", highlight=False)
+
+
 weights_app = typer.Typer(help="Neutral weights files (safetensors, Keras layout).", no_args_is_help=True)
 app.add_typer(weights_app, name="weights")
 
@@ -213,6 +231,150 @@ def weights_init(
     spec = load(spec_path)
     write_weights(init_weights(spec, seed), output, spec, {"seed": str(seed)})
     out.print(f"wrote {output} ({len(spec.weight_keys())} tensors, {spec.total_params:,} values)", highlight=False)
+
+
+@command("import", typer_app=weights_app)
+def weights_import(
+    source: str = typer.Argument(..., help="A .keras archive, a legacy .h5 model, keras.applications.NAME, or a "
+                                 "PyTorch module.path:callable / path/to/file.py:callable (with --input-shape)."),
+    spec_path: Path = typer.Option(..., "--spec", "-s", help="The spec the weights are for."),
+    output: Path = typer.Option(..., "--output", "-o", help="FILE.safetensors"),
+    weights_from: Optional[Path] = typer.Option(None, "--weights-from", help="keras.applications: weights (.h5, "
+                                                ".keras) to build it with."),
+    arg: List[str] = typer.Option([], "--arg", help="KEY=VALUE for the keras.applications constructor or the torch "
+                                  "callable (repeatable)."),
+    input_shape: List[str] = typer.Option([], "--input-shape", help="PyTorch: per-sample shape of an input in "
+                                          "torch's layout, C,H,W (repeat for several inputs)."),
+    state_dict: Optional[Path] = typer.Option(None, "--state-dict", help="PyTorch: weights to load first (.pt; "
+                                              "weights_only=True)."),
+) -> None:
+    """Another model's weights onto a spec: by layer name, then by graph position and shape (exit 2 if any
+    spec weight stays unfilled)."""
+    from archspec.importers.weights import import_weights, source_layers
+    from archspec.spec import load
+    from archspec.weights import write_weights
+
+    spec = load(spec_path)
+    if ":" in source and Path(source).suffix not in (".keras", ".h5"):
+        from archspec.importers.torch import parse_shape, read_torch_source
+
+        if not input_shape:
+            raise ArchspecError(f"source '{source}' is a PyTorch callable: give --input-shape (C,H,W) to trace it")
+        # a channels_last spec flattens feature maps in another order: trace the source the same way
+        graph = read_torch_source(source, [parse_shape(s) for s in input_shape], _import_args(arg), state_dict,
+                                  spec.data_format == "channels_last")
+    else:
+        from archspec.importers.keras import read_keras
+
+        graph = read_keras(source, str(weights_from) if weights_from else None, _import_args(arg)).graph
+    result = import_weights(spec, source_layers(graph))
+    write_weights(result.weights, output, spec, {"imported_from": source})
+    out.print(f"wrote {output}: {len(result.by_name)} layers matched by name, {len(result.by_position)} by position "
+              f"and shape", highlight=False)
+    for spec_layer, source_layer in result.by_position:
+        out.print(f"  {spec_layer} <- {source_layer}", highlight=False)
+    for tensor in result.unused:
+        err.print(f"[yellow]unused:[/] {escape(tensor)}", highlight=False)
+
+
+def _import_args(pairs: List[str]) -> dict:
+    """--arg KEY=VALUE pairs; values read as YAML (safe: numbers, lists, strings)."""
+    import yaml
+
+    result = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise ArchspecError(f"--arg {pair!r}: expected KEY=VALUE")
+        try:
+            result[key] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ArchspecError(f"--arg {pair!r}: {exc}") from None
+    return result
+
+
+import_app = typer.Typer(help="Bring a model in: a readable spec and neutral weights, proved equal to it.",
+                         no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+@command("keras", typer_app=import_app)
+def import_keras_command(
+    source: str = typer.Argument(..., help="A .keras archive, a legacy .h5 model, or keras.applications.NAME."),
+    output: Path = typer.Option(..., "--output", "-o", help="SPEC.yaml to write."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Also write the weights (.safetensors)."),
+    weights_from: Optional[Path] = typer.Option(None, "--weights-from", help="keras.applications: weights (.h5, "
+                                                ".keras) to build it with (default: weights=None)."),
+    arg: List[str] = typer.Option([], "--arg", help="keras.applications: KEY=VALUE for the constructor "
+                                  "(repeatable), e.g. --arg input_shape=[96,96,3] --arg classes=7."),
+    flat: bool = typer.Option(False, "--flat", help="Do not fold repeated sub-graphs into blocks."),
+    atol: float = typer.Option(1e-5, "--atol", help="Largest |difference| the proof accepts."),
+    check: bool = typer.Option(False, "--check", help="Also run archspec check (Keras, PyTorch, both ONNX exports)."),
+) -> None:
+    """Write a Keras model as a spec (+ weights) and prove that it computes what the model computes (exit 1 if not)."""
+    from archspec.importers.keras import import_keras
+
+    result = import_keras(source, output, weights, weights_from=str(weights_from) if weights_from else None,
+                          args=_import_args(arg), fold=not flat, atol=atol, check=check)
+    for note in result.notes:
+        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    emitted = result.emitted
+    written = f" and {weights}" if weights else ""
+    out.print(f"wrote {output}{written}: {len(emitted.spec.nodes)} layers, {emitted.spec.total_params:,} params, "
+              f"{emitted.lines} lines{' (blocks folded)' if emitted.folded else ''}", highlight=False)
+    verdict = "[green]ok[/]" if result.max_abs_diff <= atol else "[red]DIFFERS[/]"
+    out.print(f"proof: original Keras model vs the imported spec in Keras, max |diff| {result.max_abs_diff:.3g} "
+              f"(atol {atol:g}) {verdict}", highlight=False)
+    if result.check is not None:
+        from archspec.check import render_report
+
+        for line in render_report(result.check):
+            out.print(line, highlight=False)
+    if not result.passed:
+        raise CheckFailed("the imported spec does not compute what the original computes")
+
+
+@command("torch", typer_app=import_app)
+def import_torch_command(
+    source: str = typer.Argument(..., help="module.path:callable (torchvision.models:resnet18) or "
+                                 "path/to/file.py:callable; the callable returns the nn.Module."),
+    input_shape: List[str] = typer.Option(..., "--input-shape", help="Per-sample shape of an input in torch's "
+                                          "layout, C,H,W (repeat for several inputs)."),
+    output: Path = typer.Option(..., "--output", "-o", help="SPEC.yaml to write."),
+    weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Also write the weights (.safetensors)."),
+    state_dict: Optional[Path] = typer.Option(None, "--state-dict", help="Weights to load first (.pt; read with "
+                                              "weights_only=True, so no code in it runs)."),
+    arg: List[str] = typer.Option([], "--arg", help="KEY=VALUE for the callable (repeatable), e.g. --arg "
+                                  "num_classes=10."),
+    channels_last: bool = typer.Option(False, "--channels-last", help="Write a channels_last spec (weights "
+                                       "permuted to compute the same function)."),
+    flat: bool = typer.Option(False, "--flat", help="Do not fold repeated sub-graphs into blocks."),
+    atol: float = typer.Option(1e-5, "--atol", help="Largest |difference| the proof accepts."),
+    check: bool = typer.Option(False, "--check", help="Also run archspec check (Keras, PyTorch, both ONNX exports)."),
+) -> None:
+    """Write a PyTorch module as a spec (+ weights) and prove that it computes what the module computes (exit 1
+    if not)."""
+    from archspec.importers.torch import import_torch, parse_shape
+
+    result = import_torch(source, [parse_shape(s) for s in input_shape], output, weights,
+                          args=_import_args(arg), state_dict=state_dict, channels_last=channels_last, fold=not flat,
+                          atol=atol, check=check)
+    for note in result.notes:
+        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    emitted = result.emitted
+    written = f" and {weights}" if weights else ""
+    out.print(f"wrote {output}{written}: {len(emitted.spec.nodes)} layers, {emitted.spec.total_params:,} params, "
+              f"{emitted.lines} lines{' (blocks folded)' if emitted.folded else ''}", highlight=False)
+    verdict = "[green]ok[/]" if result.max_abs_diff <= atol else "[red]DIFFERS[/]"
+    out.print(f"proof: original module vs the imported spec in PyTorch, max |diff| {result.max_abs_diff:.3g} "
+              f"(atol {atol:g}) {verdict}", highlight=False)
+    if result.check is not None:
+        from archspec.check import render_report
+
+        for line in render_report(result.check):
+            out.print(line, highlight=False)
+    if not result.passed:
+        raise CheckFailed("the imported spec does not compute what the original computes")
 
 
 @command()
@@ -264,27 +426,103 @@ def train(
     limit: Optional[int] = typer.Option(None, "--limit", min=8, help="Use only this many training samples."),
     base_weights: Optional[Path] = typer.Option(None, "--base-weights", help="Transfer learning: the base's run."),
     device: str = typer.Option("auto", "--device", help="torch: auto (the GPU if any), cpu, cuda, cuda:1, ..."),
+    precision: Optional[Precision] = typer.Option(None, "--precision", help="fp32 (default), bf16 or fp16 "
+                                                  "(mixed: autocast / Keras's mixed policy; weights stay float32)."),
+    compile: bool = typer.Option(False, "--compile", help="torch: torch.compile the training step."),
+    channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last",
+                                                 help="torch: channels_last memory format (default: on a GPU)."),
+    checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", min=1,
+                                                   help="Write the resumable state every N epochs (default 1)."),
+    nproc_per_node: Optional[int] = typer.Option(None, "--nproc-per-node", min=1, help="torch: data-parallel "
+                                                 "training in N processes per node (torchrun; --batch-size is global)."),
+    nnodes: str = typer.Option("1", "--nnodes", help="With --nproc-per-node: nodes (or MIN:MAX)."),
+    node_rank: int = typer.Option(0, "--node-rank", help="With --nproc-per-node: this node's rank."),
+    rdzv_endpoint: Optional[str] = typer.Option(None, "--rdzv-endpoint", help="With --nnodes > 1: HOST:PORT."),
 ) -> None:
     """Train a spec through Keras or PyTorch; writes a run directory (weights, history, metrics, curves)."""
+    from archspec.train import distributed
     from archspec.train.run import train as run_training
 
     if spec_path is None and resume is None:
         spec_path = DEFAULT_SPEC
+    options = dict(data=data, epochs=epochs, batch_size=batch_size, run_dir=run_dir, resume=resume, limit=limit,
+                   base_weights=base_weights, device=device, precision=precision.value if precision else None,
+                   compile=compile, channels_last=channels_last, checkpoint_every=checkpoint_every)
+    if nproc_per_node is not None:
+        _launch_workers(spec_path, backend, options, nproc_per_node, nnodes, node_rank, rdzv_endpoint)
+        return
+    if not distributed.is_main():  # a torchrun worker other than rank 0: it trains and stays quiet
+        with _rank_errors():
+            run_training(spec_path, backend.value, **options)
+        return
     from archspec.train.progress import TrainingProgress
 
     progress = TrainingProgress(out, err)
     try:
-        with progress:
-            directory, metrics = run_training(
-                spec_path, backend.value, data=data, epochs=epochs, batch_size=batch_size, run_dir=run_dir,
-                resume=resume, limit=limit, base_weights=base_weights, device=device,
-                on_event=progress.event,
-            )
+        with progress, _rank_errors():
+            directory, metrics = run_training(spec_path, backend.value, on_event=progress.event, **options)
     except KeyboardInterrupt:
         err.print(f"[yellow]interrupted[/]: the best weights so far are in {progress.run_dir or 'the run directory'}; "
                   "continue with --resume")
         raise typer.Exit(130) from None
     _print_metrics(directory, metrics)
+
+
+class Precision(str, Enum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+@contextlib.contextmanager
+def _rank_errors():
+    """In a data-parallel job, a collective broken by another rank's failure: one line, not a traceback
+    (the launcher names the rank that failed first)."""
+    from archspec.train import distributed
+
+    try:
+        yield
+    except RuntimeError as exc:
+        if distributed.world_size() == 1:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        err.print(f"[bold red]rank {distributed.rank()} stopped:[/] {escape(first)}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _launch_workers(spec_path, backend: Backend, options: dict, nproc_per_node: int, nnodes: str, node_rank: int,
+                    rdzv_endpoint: str | None) -> None:
+    """`archspec train ... --nproc-per-node N`: torchrun's launcher starts `python -m archspec train ...` N times."""
+    from archspec.train import distributed
+
+    if distributed.world_size() > 1:
+        raise ArchspecError("--nproc-per-node: this process is already one of torchrun's workers; leave it out")
+    if backend is not Backend.torch:
+        raise ArchspecError("the Keras backend trains in one process; data-parallel training (--nproc-per-node) "
+                            "needs -b torch")
+    if options["resume"] is not None:
+        from archspec.train.loop import resolve_run
+
+        resolve_run(options["resume"])
+    else:
+        from archspec.spec import load
+
+        load(spec_path)  # a bad spec or run directory fails here, once, before any worker starts
+        run_dir = options["run_dir"]
+        if run_dir is not None and run_dir.exists() and any(run_dir.iterdir()):
+            raise ArchspecError(f"{run_dir} already holds files; choose a new --run-dir or --resume it")
+    args = ["train"] + ([str(spec_path)] if options["resume"] is None else []) + ["-b", backend.value]
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is None or (value is False and name != "channels_last"):
+            continue
+        if name == "channels_last":
+            args.append(flag if value else "--no-channels-last")
+        elif value is True:
+            args.append(flag)
+        else:
+            args += [flag, str(value)]
+    distributed.launch(args, nproc_per_node, nnodes, node_rank, rdzv_endpoint)
 
 
 def _print_metrics(directory: Path, metrics: dict) -> None:
@@ -420,25 +658,58 @@ def export_onnx_command(
 @command()
 def predict(
     model: Path = typer.Argument(..., metavar="MODEL.onnx", help="An archspec ONNX export."),
-    inputs: List[Path] = typer.Argument(..., metavar="INPUT...", help="Images (PNG/JPEG), .npy files or CSV rows."),
+    inputs: Optional[List[Path]] = typer.Argument(None, metavar="[INPUT...]", help="Images (PNG/JPEG), .npy files, "
+                                                  "CSV rows (a CSV series for a forecaster), .txt lines (a character "
+                                                  "model)."),
+    named: Optional[List[str]] = typer.Option(None, "--input", "-i", metavar="NAME=FILE",
+                                              help="A file for the input NAME; one per input of a multi-input model."),
     top_k: int = typer.Option(3, "--top-k", "-k", min=1, help="Classes to show per sample."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Run an ONNX export in onnxruntime (no TensorFlow, no torch) and print its predictions."""
     from archspec.predict import predict_files
 
-    results = predict_files(model, inputs, top_k)
+    feeds: dict[str, Path] = {}
+    for item in named or []:
+        name, sep, file = item.partition("=")
+        if not sep or not name or not file:
+            raise ArchspecError(f"--input {item}: expected NAME=FILE")
+        if name in feeds:
+            raise ArchspecError(f"--input {name}=... is given twice")
+        feeds[name] = Path(file)
+    results = predict_files(model, list(inputs or []), top_k, named=feeds)
     if as_json:
         sys.stdout.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
         return
     for item in results["predictions"]:
         parts = []
         for output in item["outputs"]:
-            if "top" in output:
+            if "forecast" in output:
+                unit = f" ({output['unit']})" if output.get("unit") else ""
+                parts.append(f"forecast {', '.join(f'{v:.4g}' for v in output['forecast'])}{unit}")
+            elif "top" in output:
                 parts.append(", ".join(f"{t['label']} {t['probability']:.3f}" for t in output["top"]))
             else:
                 parts.append(f"{output['name']}: {output['values']}")
         out.print(f"{item['input']}: " + " | ".join(parts), highlight=False)
+
+
+@command()
+def generate(
+    run: Path = typer.Argument(Path("runs/latest"), help="A run trained with target next_token (a character model)."),
+    prompt: str = typer.Option(..., "--prompt", "-p", help="The text to continue (characters of the run's vocabulary)."),
+    length: int = typer.Option(200, "--length", "-n", min=1, help="Characters to generate."),
+    temperature: float = typer.Option(1.0, "--temperature", "-t", min=0.0, help="Sampling temperature; 0: always the "
+                                      "most likely character."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sampling (the same seed gives the same text)."),
+    backend: Optional[Backend] = typer.Option(None, "--backend", "-b", help="torch or keras (default: the run's)."),
+) -> None:
+    """Sample text from a character model's run, one character at a time."""
+    from archspec.train.generate import generate as sample_text
+
+    text = sample_text(run, prompt, length, temperature=temperature, seed=seed,
+                       backend=backend.value if backend else None)
+    sys.stdout.write(text + "\n")
 
 
 if __name__ == "__main__":
