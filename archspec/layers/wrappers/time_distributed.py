@@ -119,8 +119,11 @@ def folding_class():
     """Keras's TimeDistributed for export: steps folded into the batch axis in inference.
 
     Keras maps a free time axis with vectorized_map, which tf2onnx converts into a loop that
-    feeds a convolution the wrong layout; in inference every wrapped layer treats the samples
-    of a batch alike, so folding the steps into the batch is the same function, in plain ops.
+    feeds a convolution the wrong layout; and Keras 3.15 maps it over `ops.shape(inputs)[0]`
+    read before its batch/time transpose, so a graph traced with a free time axis runs
+    batch-size-many steps (a (4, 23, 3) input gives 4 steps). In inference every wrapped layer
+    treats the samples of a batch alike, so folding the steps into the batch is the same
+    function, in plain ops.
     """
     import keras
 
