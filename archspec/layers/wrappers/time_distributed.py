@@ -102,40 +102,33 @@ class TimeDistributed(Layer):
         return y if module.permute_out is None else y.permute(module.permute_out)
 
     def keras_layer(self, data_format: DataFormat, name: str):
-        from archspec.backends.keras.layers import FOR_EXPORT
-
         inner = self.layer.keras_layer(data_format, self.layer.name)
-        return (folding_class() if FOR_EXPORT.get() else keras_time_distributed())(inner, name=name)
-
-
-def keras_time_distributed():
-    import keras
-
-    return keras.layers.TimeDistributed
+        return folding_class()(inner, name=name)
 
 
 @lru_cache(maxsize=None)
 def folding_class():
-    """Keras's TimeDistributed for export: steps folded into the batch axis in inference.
+    """Keras's TimeDistributed with the steps folded into the batch axis.
 
     Keras maps a free time axis with vectorized_map, which tf2onnx converts into a loop that
     feeds a convolution the wrong layout; and Keras 3.15 maps it over `ops.shape(inputs)[0]`
-    read before its batch/time transpose, so a graph traced with a free time axis runs
-    batch-size-many steps (a (4, 23, 3) input gives 4 steps). In inference every wrapped layer
-    treats the samples of a batch alike, so folding the steps into the batch is the same
-    function, in plain ops.
+    read before its batch/time transpose, so a graph traced with a free time axis (an export,
+    or `fit`) runs batch-size-many steps (a (4, 23, 3) input gives 4 steps). Every wrapped
+    layer treats the samples of a batch alike, so folding the steps into the batch is the same
+    function, in plain ops; only batch statistics (BatchNormalization in training) are taken
+    per step, as Keras does, which needs Keras's own per-step call.
     """
     import keras
 
     @keras.saving.register_keras_serializable(package="archspec")
     class FoldedTimeDistributed(keras.layers.TimeDistributed):
         def call(self, inputs, training=None, mask=None):
-            if training:
+            if training and isinstance(self.layer, keras.layers.BatchNormalization):
                 return super().call(inputs, training=training, mask=mask)
             shape = keras.ops.shape(inputs)
             folded = keras.ops.reshape(inputs, (-1, *shape[2:]))
-            kwargs = {"training": False} if self.layer._call_has_training_arg else {}
-            outputs = self.layer.call(folded, **kwargs)
+            kwargs = {"training": bool(training)} if self.layer._call_has_training_arg else {}
+            outputs = self.layer(folded, **kwargs)
             return keras.ops.reshape(outputs, (shape[0], shape[1], *keras.ops.shape(outputs)[1:]))
 
     return FoldedTimeDistributed
