@@ -135,8 +135,7 @@ def _keras_model(constructor: str, spec_input: tuple):
     return model
 
 
-def _keras_facts(constructor: str, spec_input: tuple):
-    model = _keras_model(constructor, spec_input)
+def _keras_facts(model):
     layers = list(_flat_layers(model))
     totals = {
         "total_params": int(model.count_params()),
@@ -144,6 +143,13 @@ def _keras_facts(constructor: str, spec_input: tuple):
         "non_trainable_params": _count(model.non_trainable_weights),
     }
     return layers, totals
+
+
+def _spec_facts(spec) -> tuple[Counter, dict]:
+    """(type, params, output shape) of every layer, as a multiset, and the totals."""
+    summary = summarize(spec)
+    facts = Counter((layer["type"], int(layer["params"]), tuple(layer["output_shape"])) for layer in summary["layers"])
+    return facts, {k: summary[k] for k in ("total_params", "trainable_params", "non_trainable_params", "macs")}
 
 
 def _multiset_diff(ours: Counter, theirs: Counter, limit: int = 15) -> str:
@@ -185,7 +191,8 @@ def test_spec_equals_keras_application(stem: str):
 
     assert len(summary["inputs"]) == 1, "keras.applications models have one input"
     spec_input = _shape(summary["input_shapes"][summary["inputs"][0]])
-    keras_layers, keras_totals = _keras_facts(CONSTRUCTORS[stem], spec_input)
+    model = _keras_model(CONSTRUCTORS[stem], spec_input)
+    keras_layers, keras_totals = _keras_facts(model)
 
     ours, theirs = Counter(spec_layers), Counter(keras_layers)
     same_layers = ours == theirs  # a bool, so that pytest prints our diff, not two huge Counters
@@ -195,3 +202,16 @@ def test_spec_equals_keras_application(stem: str):
     assert len(spec_layers) == len(keras_layers)
     for key, expected in keras_totals.items():
         assert summary[key] == expected, f"{key}: spec {summary[key]:,}, Keras {expected:,}"
+
+    # `archspec import keras` reads the same constructor back into the spec archspec ships (the
+    # layers as a multiset: Keras orders some branches differently)
+    from archspec.importers.emit import emit
+    from archspec.importers.keras import read_keras_model
+
+    imported = emit(read_keras_model(model, f"keras.applications.{CONSTRUCTORS[stem]}").graph).spec
+    (imported_layers, imported_totals), (shipped_layers, shipped_totals) = _spec_facts(imported), _spec_facts(spec)
+    assert imported_totals == shipped_totals
+    assert imported_layers == shipped_layers, (imported_layers - shipped_layers, shipped_layers - imported_layers)
+    import keras
+
+    keras.backend.clear_session()

@@ -163,8 +163,13 @@ def _application(name: str, weights_from: str | None, args: dict[str, Any]) -> K
         raise ArchspecError(f"keras.applications.{name}({_args_text(args)}): {exc}") from None
     if weights_from is not None:
         _load_weights_into(model, Path(weights_from))
+    return read_keras_model(model, f"keras.applications.{name}")
+
+
+def read_keras_model(model, source: str) -> KerasModel:
+    """A keras.Model in memory, read from its configuration as a `.keras` archive's would be."""
     config = json.loads(model.to_json())  # what a .keras archive's config.json holds
-    result = _from_config(config, _LiveArrays(model), f"keras.applications.{name}")
+    result = _from_config(config, _LiveArrays(model), source)
     result.original = lambda: model
     return result
 
