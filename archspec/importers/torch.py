@@ -2,8 +2,9 @@
 
 The module is traced with `torch.export` in eval mode; every ATen operator of the traced graph
 is mapped to the layer type that computes the same function, or refused with the operator's
-name and the module path (`nn_module_stack`) that produced it. Weights are converted to the
-neutral (Keras) layout with each layer type's own `Weight.from_torch`.
+name and the module path (`nn_module_stack`) that produced it; the operators of one
+nn.MultiheadAttention call are taken together, as one MultiHeadAttention layer. Weights are
+converted to the neutral (Keras) layout with each layer type's own `Weight.from_torch`.
 
 Layout. A spec tensor holds a torch tensor's values with its per-sample axes in some order:
 `Value.order[j]` is the torch axis that spec axis j holds. `permute`/`transpose` only change
@@ -477,8 +478,34 @@ class Converter:
             return x
         if len(shape) == 1:
             return self.flatten(x)
+        merged = self.merge_in_place(x, shape)
+        if merged is not None:
+            return merged
         x = self.to_order(x, identity(x.rank))
         return self.add("Reshape", {"target_shape": list(shape)}, [x], shape, nonneg=x.nonneg)
+
+    def merge_in_place(self, x: Value, shape: tuple[int, ...]) -> Value | None:
+        """A reshape that only merges adjacent torch axes which lie adjacent and in order in the spec
+        too (a channels_last (H, W, C) map into torch's (C, H*W)) is a Reshape in the spec's order,
+        with no Permute; None when it is not one."""
+        if x.order == identity(x.rank) or 1 in x.shape or 1 in shape:
+            return None
+        groups, axis = [], 0
+        for size in shape:
+            group, product = [], 1
+            while axis < x.rank and product < size:
+                product *= x.shape[axis]
+                group.append(axis)
+                axis += 1
+            if product != size:
+                return None
+            groups.append(group)
+        positions = [x.order.index(g[0]) for g in groups]
+        if any(x.order[p:p + len(g)] != tuple(g) for p, g in zip(positions, groups)):
+            return None
+        order = tuple(int(i) for i in np.argsort(positions))
+        return self.add("Reshape", {"target_shape": [shape[o] for o in order]}, [x], shape, order,
+                        nonneg=x.nonneg)
 
     def flatten(self, x: Value) -> Value:
         size = math.prod(x.shape)
@@ -956,8 +983,7 @@ def _cat(c: Converter, a: dict[str, Any]) -> Value:
         if int(a["dim"]) % (anchor.rank + 1) != 1:
             raise c.refuse("a learned tensor joined along an axis other than the steps (axis 1)")
         operands = [_learned_rows(c, v, anchor) if isinstance(v, Const) else v for v in operands]
-        values = [c.to_order(v, (0, 1)) if isinstance(v, Value) else c.tensor(t)
-                  for v, t in zip(operands, a["tensors"])]
+        values = [v if isinstance(v, Value) else c.tensor(t) for v, t in zip(operands, a["tensors"])]
     else:
         values = [c.tensor(t) for t in a["tensors"]]
     if len(values) == 1:
