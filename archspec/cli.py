@@ -316,22 +316,7 @@ def import_keras_command(
 
     result = import_keras(source, output, weights, weights_from=str(weights_from) if weights_from else None,
                           args=_import_args(arg), fold=not flat, atol=atol, check=check)
-    for note in result.notes:
-        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
-    emitted = result.emitted
-    written = f" and {weights}" if weights else ""
-    out.print(f"wrote {output}{written}: {len(emitted.spec.nodes)} layers, {emitted.spec.total_params:,} params, "
-              f"{emitted.lines} lines{' (blocks folded)' if emitted.folded else ''}", highlight=False)
-    verdict = "[green]ok[/]" if result.max_abs_diff <= atol else "[red]DIFFERS[/]"
-    out.print(f"proof: original Keras model vs the imported spec in Keras, max |diff| {result.max_abs_diff:.3g} "
-              f"(atol {atol:g}) {verdict}", highlight=False)
-    if result.check is not None:
-        from archspec.check import render_report
-
-        for line in render_report(result.check):
-            out.print(line, highlight=False)
-    if not result.passed:
-        raise CheckFailed("the imported spec does not compute what the original computes")
+    _report_import(result, output, weights, atol, "original Keras model vs the imported spec in Keras")
 
 
 @command("torch", typer_app=import_app)
@@ -359,6 +344,11 @@ def import_torch_command(
     result = import_torch(source, [parse_shape(s) for s in input_shape], output, weights,
                           args=_import_args(arg), state_dict=state_dict, channels_last=channels_last, fold=not flat,
                           atol=atol, check=check)
+    _report_import(result, output, weights, atol, "original module vs the imported spec in PyTorch")
+
+
+def _report_import(result, output: Path, weights: Optional[Path], atol: float, proof: str) -> None:
+    """What an import wrote, its proof (exit 1 above atol) and, with --check, the four paths."""
     for note in result.notes:
         err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     emitted = result.emitted
@@ -366,8 +356,7 @@ def import_torch_command(
     out.print(f"wrote {output}{written}: {len(emitted.spec.nodes)} layers, {emitted.spec.total_params:,} params, "
               f"{emitted.lines} lines{' (blocks folded)' if emitted.folded else ''}", highlight=False)
     verdict = "[green]ok[/]" if result.max_abs_diff <= atol else "[red]DIFFERS[/]"
-    out.print(f"proof: original module vs the imported spec in PyTorch, max |diff| {result.max_abs_diff:.3g} "
-              f"(atol {atol:g}) {verdict}", highlight=False)
+    out.print(f"proof: {proof}, max |diff| {result.max_abs_diff:.3g} (atol {atol:g}) {verdict}", highlight=False)
     if result.check is not None:
         from archspec.check import render_report
 
@@ -449,7 +438,8 @@ def train(
                    base_weights=base_weights, device=device, precision=precision.value if precision else None,
                    compile=compile, channels_last=channels_last, checkpoint_every=checkpoint_every)
     if nproc_per_node is not None:
-        _launch_workers(spec_path, backend, options, nproc_per_node, nnodes, node_rank, rdzv_endpoint)
+        distributed.launch_training(spec_path, backend.value, options, nproc_per_node, nnodes, node_rank,
+                                    rdzv_endpoint)
         return
     if not distributed.is_main():  # a torchrun worker other than rank 0: it trains and stays quiet
         with _rank_errors():
@@ -488,41 +478,6 @@ def _rank_errors():
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         err.print(f"[bold red]rank {distributed.rank()} stopped:[/] {escape(first)}", highlight=False)
         raise typer.Exit(1) from None
-
-
-def _launch_workers(spec_path, backend: Backend, options: dict, nproc_per_node: int, nnodes: str, node_rank: int,
-                    rdzv_endpoint: str | None) -> None:
-    """`archspec train ... --nproc-per-node N`: torchrun's launcher starts `python -m archspec train ...` N times."""
-    from archspec.train import distributed
-
-    if distributed.world_size() > 1:
-        raise ArchspecError("--nproc-per-node: this process is already one of torchrun's workers; leave it out")
-    if backend is not Backend.torch:
-        raise ArchspecError("the Keras backend trains in one process; data-parallel training (--nproc-per-node) "
-                            "needs -b torch")
-    if options["resume"] is not None:
-        from archspec.train.loop import resolve_run
-
-        resolve_run(options["resume"])
-    else:
-        from archspec.spec import load
-
-        load(spec_path)  # a bad spec or run directory fails here, once, before any worker starts
-        run_dir = options["run_dir"]
-        if run_dir is not None and run_dir.exists() and any(run_dir.iterdir()):
-            raise ArchspecError(f"{run_dir} already holds files; choose a new --run-dir or --resume it")
-    args = ["train"] + ([str(spec_path)] if options["resume"] is None else []) + ["-b", backend.value]
-    for name, value in options.items():
-        flag = "--" + name.replace("_", "-")
-        if value is None or (value is False and name != "channels_last"):
-            continue
-        if name == "channels_last":
-            args.append(flag if value else "--no-channels-last")
-        elif value is True:
-            args.append(flag)
-        else:
-            args += [flag, str(value)]
-    distributed.launch(args, nproc_per_node, nnodes, node_rank, rdzv_endpoint)
 
 
 def _print_metrics(directory: Path, metrics: dict) -> None:

@@ -128,6 +128,41 @@ def sync_batch_norm(model) -> None:
             module.sync_group = dist.group.WORLD
 
 
+def launch_training(spec_path, backend: str, options: dict, nproc_per_node: int, nnodes: str = "1",
+                    node_rank: int = 0, rdzv_endpoint: str | None = None) -> None:
+    """`archspec train ... --nproc-per-node N`: the same command, `options` (train's own), in N torchrun workers.
+
+    A bad spec or run directory fails here, once, before any worker starts."""
+    if world_size() > 1:
+        raise ArchspecError("--nproc-per-node: this process is already one of torchrun's workers; leave it out")
+    if backend != "torch":
+        raise ArchspecError("the Keras backend trains in one process; data-parallel training (--nproc-per-node) "
+                            "needs -b torch")
+    if options["resume"] is not None:
+        from archspec.train.loop import resolve_run
+
+        resolve_run(options["resume"])
+    else:
+        from archspec.spec import load
+
+        load(spec_path)
+        run_dir = options["run_dir"]
+        if run_dir is not None and run_dir.exists() and any(run_dir.iterdir()):
+            raise ArchspecError(f"{run_dir} already holds files; choose a new --run-dir or --resume it")
+    args = ["train"] + ([str(spec_path)] if options["resume"] is None else []) + ["-b", backend]
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is None or (value is False and name != "channels_last"):
+            continue
+        if name == "channels_last":
+            args.append(flag if value else "--no-channels-last")
+        elif value is True:
+            args.append(flag)
+        else:
+            args += [flag, str(value)]
+    launch(args, nproc_per_node, nnodes, node_rank, rdzv_endpoint)
+
+
 def launch(worker_args: list[str], nproc_per_node: int, nnodes: str = "1", node_rank: int = 0,
            rdzv_endpoint: str | None = None, rdzv_id: str | None = None) -> None:
     """Run `python -m archspec <worker_args>` in nproc_per_node processes per node through torchrun's launcher.
