@@ -412,10 +412,16 @@ def randomize_statistics(model, seed: int = 0, spread: float = 0.1) -> None:
             layer.finalize_state()  # Normalization computes with copies of its variables, made here
 
 
+SEED = 0
+
+
 def _keras_application(constructor: str, spec):
-    """`constructor(weights=None)`; built again at the spec's input size where its default leaves axes free."""
+    """`constructor(weights=None)`, seeded (Keras's initializers draw from its global seed, and an
+    unseeded draw made the test a different one every run); built again at the spec's input size
+    where its default leaves axes free."""
     import keras
 
+    keras.utils.set_random_seed(SEED)
     build = getattr(keras.applications, constructor)
     model = build(weights=None)
     spec_input = _shape(spec.inputs[0].shape)
