@@ -108,15 +108,23 @@ def setup(device: str | None) -> Group | None:
     return _GROUP
 
 
-def teardown() -> None:
+def teardown(finished: bool = True) -> None:
+    """Leave the process group. After a finished run every rank first waits for the others, and the
+    group (which DDP's reducer also holds) is freed here rather than at interpreter exit, where a gloo
+    group still holding work aborts the process (pytorch/pytorch#179291)."""
     global _GROUP
     if _GROUP is None:
         return
+    import gc
+
     import torch.distributed as dist
 
     if dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
     _GROUP = None
+    gc.collect()
 
 
 def sync_batch_norm(model) -> None:

@@ -58,12 +58,15 @@ def train(
     from archspec.train import distributed
 
     group = distributed.setup(device)
+    finished = False
     try:
-        return _train(spec_path, backend, data, epochs, batch_size, run_dir, resume, limit, base_weights, device,
-                      on_event if distributed.is_main() else None, precision, compile, channels_last,
-                      checkpoint_every, group)
+        result = _train(spec_path, backend, data, epochs, batch_size, run_dir, resume, limit, base_weights, device,
+                        on_event if distributed.is_main() else None, precision, compile, channels_last,
+                        checkpoint_every, group)
+        finished = True
+        return result
     finally:
-        distributed.teardown()
+        distributed.teardown(finished)
 
 
 def _train(spec_path, backend, data, epochs, batch_size, run_dir, resume, limit, base_weights, device, on_event,
