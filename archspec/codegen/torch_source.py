@@ -14,7 +14,7 @@ from archspec.codegen.structure import (
     scope_outputs, scope_variables, structure,
 )
 from archspec.codegen.torch_layers import Context, Refused, Step, TorchLayer
-from archspec.codegen.torch_layers.helpers import HELPERS, ORDER
+from archspec.codegen.torch_layers.helpers import HELPERS, helper_order
 from archspec.codegen.writer import (
     INDENT, Code, Param, Raw, call, class_name, docstring, identifier, literal, module_docstring, split_call,
 )
@@ -271,7 +271,7 @@ class TorchWriter:
         model_class = class_name(spec.name)
         if model_class in {d.name for d in blocks} | set(HELPERS):
             model_class += "Model"
-        helpers = sorted({h for layer in self.plan.layers.values() for h in layer.helpers}, key=ORDER.index)
+        helpers = sorted({h for layer in self.plan.layers.values() for h in layer.helpers}, key=helper_order().index)
         body: list[str] = [""] + self._weight_table()
         for helper in helpers:
             body += ["", ""] + HELPERS[helper].rstrip("\n").split("\n")

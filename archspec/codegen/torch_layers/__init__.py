@@ -16,7 +16,7 @@ from archspec.spec.graph import Node
 
 EMITTERS: dict[str, Callable[["Context"], "TorchLayer"]] = {}
 FAMILIES = ("activations", "applications", "attention", "convolutional", "core", "merging", "normalization", "pooling",
-            "preprocessing", "recurrent", "regularization", "reshaping")
+            "preprocessing", "recurrent", "regularization", "reshaping", "wrappers")
 
 
 def emits(*type_names: str):

@@ -323,3 +323,9 @@ HELPERS["Bidirectional"] = '''class Bidirectional(nn.Module):
         return y * y_rev
 '''
 ORDER = (*ORDER, "Bidirectional")
+
+
+def helper_order() -> tuple[str, ...]:
+    """Definitions in the order a file needs them: ORDER's, then those a family module added to
+    HELPERS (base classes first, as they were added)."""
+    return (*ORDER, *(name for name in HELPERS if name not in ORDER))

@@ -1,0 +1,3 @@
+"""Wrappers: TimeDistributed runs the wrapped layer on every step."""
+
+from __future__ import annotations
