@@ -257,7 +257,7 @@ def _unify(name: str, block: str, group: list[tuple[Use, list[Code]]], in_channe
                 vectors[param] = vector
                 params.append(param)
             slots.append(Param(param))
-        new_lines.append(Code(code.template, tuple(slots), code.hints, code.section))
+        new_lines.append(Code(code.template, tuple(slots), code.hints, code.section, code.chain))
     ordered = [p for p in ("in_channels",) if p in params]
     ordered += [p for p in candidates if p in params and p not in ordered]
     ordered += [p for p in params if p not in ordered]

@@ -8,6 +8,8 @@ at the same places as `archspec.backends.torch`.
 
 from __future__ import annotations
 
+import re
+
 from archspec.codegen import torch_layers
 from archspec.codegen.structure import (
     CodegenError, Definition, Repeat, Use, definitions, item_inputs, item_output, local_name, scope_inputs,
@@ -16,7 +18,7 @@ from archspec.codegen.structure import (
 from archspec.codegen.torch_layers import Context, Refused, Step, TorchLayer
 from archspec.codegen.torch_layers.helpers import HELPERS, helper_order
 from archspec.codegen.writer import (
-    INDENT, Code, Param, Raw, call, class_name, docstring, identifier, literal, module_docstring, split_call,
+    INDENT, LINE_LENGTH, Code, Param, Raw, call, class_name, docstring, identifier, literal, module_docstring, split_call,
 )
 from archspec.spec.graph import Node, Spec
 
@@ -163,14 +165,14 @@ class TorchWriter:
                 lines.append(self._call_code(attr, definition.name, values))
             else:
                 lines += self._repeat_code(attr, item)
-            lines.append(Code(f"{out} = self.{attr}({', '.join(ins)})", section="forward"))
+            lines.append(Code(f"{out} = self.{attr}({', '.join(ins)})", section="forward", chain="block"))
         outs = []
         for name in scope_outputs(spec, use):
             expr = names[name]
             if use.block is None and self.plan.internal.get(name):
                 expr += f".permute{literal(to_channels_last(len(spec.node(name).output_shape)))}.contiguous()"
             outs.append(expr)
-        lines.append(Code(f"return {', '.join(outs)}", section="forward"))
+        lines.append(Code(f"return {', '.join(outs)}", section="forward", chain="return"))
         return lines
 
     def _attr(self, local: str, attrs: set[str], item) -> str:
@@ -254,7 +256,12 @@ class TorchWriter:
                 text = text.replace("{x}", out)
             if step.comment:
                 lines.append(Code(f"# {step.comment}", section="forward"))
-            lines.append(Code(f"{out} = {text}", step.values, tuple(step.hints), "forward"))
+            chain = "link"
+            if index == 0 and node.weights and node.type not in NORMALIZATIONS:
+                chain = "start"
+            elif index == len(steps) - 1 and node.type in ACTIVATIONS:
+                chain = "end"
+            lines.append(Code(f"{out} = {text}", step.values, tuple(step.hints), "forward", chain))
         return lines
 
     # ------------------------------------------------------------ the file
@@ -344,6 +351,7 @@ class TorchWriter:
             if code.section == "init":
                 out += split_call(code.render(), INDENT * 2)
         out.append("")
+        statements = []
         for code in lines:
             if code.section == "forward":
                 values = tuple(Raw(f"self.{v.name}") if isinstance(v, Param) else v for v in code.values)
@@ -352,7 +360,9 @@ class TorchWriter:
                     args = rendered[len("def forward("):-len("):")].split(", ")
                     out += call("def forward", args, ":", INDENT)
                 else:
-                    out += split_call(code.render(values), INDENT * 2)
+                    statements.append((code.render(values), code.chain))
+        for statement in chained(statements, len(INDENT * 2)):
+            out += split_call(statement, INDENT * 2)
         return out
 
     def _weight_table(self) -> list[str]:
@@ -396,10 +406,14 @@ class TorchWriter:
             out += ["RENAMED = {" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in sorted(renamed.items())) + "}",
                     "", ""]
         out += [
-            "def _attribute(part: str) -> str:",
-            f'{INDENT}"""The attribute a spec layer name became: `1_conv` -> `conv_1`."""',
+            "def _child(module: nn.Module, part: str) -> nn.Module:",
+            f'{INDENT}"""The submodule a layer name became: `1_conv` is `conv_1`, `block_2` `block[1]`."""',
             f'{INDENT}name = re.sub(r"^(\\d+)_(.+)$", r"\\2_\\1", part.replace("-", "_"))',
-            f"{INDENT}return {table}",
+            *([f"{INDENT}name = {table}"] if renamed else []),
+            f"{INDENT}repeat = re.fullmatch(r\"(.+)_(\\d+)\", part)",
+            f"{INDENT}if not hasattr(module, name) and repeat:  # the blocks of a repeat",
+            f"{INDENT * 2}return _child(module, repeat[1])[int(repeat[2]) - 1]",
+            f"{INDENT}return getattr(module, name)",
             "",
             "",
             "def _table(module: nn.Module) -> dict:",
@@ -408,31 +422,22 @@ class TorchWriter:
             "",
             "def load_weights(model: nn.Module, path: str) -> None:",
             f'{INDENT}"""Load an archspec weights file: keys `<layer>/<variable>`, arrays in Keras\'s layout."""',
-            f"{INDENT}loaded = set()",
+            f"{INDENT}state = [*model.parameters(), *model.buffers()]",
+            f"{INDENT}unset = {{id(t) for t in state if t.is_floating_point()}}",
             f"{INDENT}for key, array in load_file(path).items():",
             f"{INDENT * 2}module, parts = model, key.split(\"/\")",
-            f"{INDENT * 2}# descend the layer names; the rest is the variable",
             f"{INDENT * 2}while len(parts) > 1 and \"/\".join(parts) not in _table(module):",
-            f"{INDENT * 3}child = getattr(module, _attribute(parts[0]), None)",
-            f"{INDENT * 3}repeat = re.fullmatch(r\"(.+)_(\\d+)\", parts[0])",
-            f"{INDENT * 3}if child is None and repeat:  # `block_2` of a repeat is `block[1]`",
-            f"{INDENT * 4}child = getattr(module, _attribute(repeat[1]))[int(repeat[2]) - 1]",
-            f"{INDENT * 3}if not isinstance(child, nn.Module):",
-            f"{INDENT * 4}break",
-            f"{INDENT * 3}module, parts = child, parts[1:]",
+            f"{INDENT * 3}module, parts = _child(module, parts[0]), parts[1:]  # a layer name",
             f"{INDENT * 2}attribute, permute = _table(module)[\"/\".join(parts)]",
             f"{INDENT * 2}tensors = dict(module.named_parameters()) | dict(module.named_buffers())",
             f"{INDENT * 2}target = tensors[attribute]",
             f"{INDENT * 2}value = torch.from_numpy(array)",
-            f"{INDENT * 2}if permute is not None:",
-            f"{INDENT * 3}value = value.permute(permute)",
+            f"{INDENT * 2}value = value if permute is None else value.permute(permute)",
             f"{INDENT * 2}with torch.no_grad():",
             f"{INDENT * 3}target.copy_(value.reshape(target.shape))",
-            f"{INDENT * 2}loaded.add(id(target))",
-            f"{INDENT}state = [*model.parameters(), *model.buffers()]",
-            f"{INDENT}missing = sum(id(t) not in loaded for t in state if t.is_floating_point())",
-            f"{INDENT}if missing:",
-            f'{INDENT * 2}raise ValueError(f"{{path}} leaves {{missing}} tensors of the model unset")',
+            f"{INDENT * 2}unset.discard(id(target))",
+            f"{INDENT}if unset:",
+            f'{INDENT * 2}raise ValueError(f"{{path}} leaves {{len(unset)}} tensors of the model unset")',
         ]
         return out
 
@@ -443,12 +448,88 @@ class TorchWriter:
             'if __name__ == "__main__":',
             f"{INDENT}model = build()",
             f"{INDENT}print(model)",
-            f"{INDENT}total = sum(p.numel() for p in model.parameters())",
-            f'{INDENT}print(f"{{total:,}} parameters")',
+            f'{INDENT}print(f"{{sum(p.numel() for p in model.parameters()):,}} parameters")',
             *split_call(f"outputs = model({inputs})", INDENT),
             f"{INDENT}for output in outputs if isinstance(outputs, tuple) else (outputs,):",
             f"{INDENT * 2}print(tuple(output.shape))",
         ]
+
+
+ACTIVATIONS = {"Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax"}
+NORMALIZATIONS = {"BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization",
+                  "RMSNormalization"}
+_ASSIGN = re.compile(r"(\w+) = (.+)")
+MOST_NESTED = 3
+
+
+def chained(statements: list[tuple[str, str]], indent: int) -> list[str]:
+    """Nest consecutive statements the way a person writes them, `x = F.relu(self.bn(self.conv(x)))`:
+    a statement whose variable is read once, as a call argument, by the next one and nowhere after.
+
+    Kinds: "start" (a layer with weights other than a normalization) begins a line, "link" nests
+    both ways, "end" (an activation) closes its line, "block" (a block's call) stands on its own
+    line, "return" takes the line it returns; anything else stands alone. At most MOST_NESTED statements a line, and none longer than ruff's limit."""
+    done: list[str] = []
+    pending: list | None = None  # [variable, expression, statements nested]
+
+    def flush():
+        nonlocal pending
+        if pending is not None:
+            done.append(f"{pending[0]} = {pending[1]}")
+            pending = None
+
+    for index, (text, kind) in enumerate(statements):
+        if kind == "return" and pending is not None and text == f"return {pending[0]}":
+            done.append(f"return {pending[1]}")
+            pending = None
+            continue
+        match = _ASSIGN.fullmatch(text)
+        if kind not in ("start", "link", "end", "block") or match is None:
+            flush()
+            done.append(text)
+            continue
+        target, expression = match.groups()
+        if kind in ("start", "block"):
+            flush()
+        if pending is not None:
+            variable, inner, depth = pending
+            merged = _substitute(expression, variable, inner)
+            if (merged is None or depth >= MOST_NESTED or indent + len(f"{target} = {merged}") > LINE_LENGTH
+                    or not _dead_after(variable, target, statements[index + 1:])):
+                flush()
+            else:
+                expression, pending = merged, None
+                pending = [target, expression, depth + 1]
+        if pending is None:
+            pending = [target, expression, 1]
+        if kind in ("end", "block"):  # closed: only a return takes it
+            pending[2] = MOST_NESTED
+    flush()
+    return done
+
+
+def _substitute(expression: str, variable: str, inner: str) -> str | None:
+    """`expression` with `inner` for its one use of `variable`, where that use is a call argument."""
+    uses = list(re.finditer(rf"\b{variable}\b", expression))
+    if len(uses) != 1:
+        return None
+    start, end = uses[0].span()
+    if expression[start - 1:start] not in ("(", " ") or expression[end:end + 1] not in (")", ","):
+        return None
+    if expression[start - 1] == " " and expression[start - 2:start] != ", ":
+        return None
+    return expression[:start] + inner + expression[end:]
+
+
+def _dead_after(variable: str, target: str, rest: list[tuple[str, str]]) -> bool:
+    """Whether `variable` is no longer read once the statement assigning `target` has run."""
+    if variable == target:
+        return True
+    for text, _ in rest:
+        if re.search(rf"\b{variable}\b", text):
+            match = _ASSIGN.fullmatch(text)
+            return bool(match and match[1] == variable and not re.search(rf"\b{variable}\b", match[2]))
+    return True
 
 
 def _simple_attribute(part: str) -> str:

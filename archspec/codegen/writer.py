@@ -32,6 +32,7 @@ class Code:
     values: tuple = ()
     hints: tuple = ()
     section: str = "body"
+    chain: str = ""  # how a forward statement nests with its neighbours (see torch_source.chained)
 
     def render(self, values: tuple | None = None) -> str:
         values = self.values if values is None else values

@@ -45,14 +45,9 @@ class Basic(nn.Module):
         self.bn2 = nn.BatchNorm2d(filters, eps=0.001, momentum=0.01)
 
     def forward(self, inputs):
-        x = self.conv1(inputs)
-        x = self.bn1(x)
-        x = F.relu(x)
-        x = self.conv2(x)
-        x = self.bn2(x)
-        x = inputs + x
-        x = F.relu(x)
-        return x
+        x = F.relu(self.bn1(self.conv1(inputs)))
+        x = self.bn2(self.conv2(x))
+        return F.relu(inputs + x)
 
 
 class Downsample(nn.Module):
@@ -68,18 +63,12 @@ class Downsample(nn.Module):
         self.bn2 = nn.BatchNorm2d(filters, eps=0.001, momentum=0.01)
 
     def forward(self, inputs):
-        x = self.proj(inputs)
-        proj_bn = self.proj_bn(x)
+        proj_bn = self.proj_bn(self.proj(inputs))
         # TensorFlow's 'same' padding puts the odd pixel after; nn.Conv pads both sides alike
-        x = F.pad(inputs, (0, 1, 0, 1))
-        x = self.conv1(x)
-        x = self.bn1(x)
+        x = self.bn1(self.conv1(F.pad(inputs, (0, 1, 0, 1))))
         x = F.relu(x)
-        x = self.conv2(x)
-        x = self.bn2(x)
-        x = proj_bn + x
-        x = F.relu(x)
-        return x
+        x = self.bn2(self.conv2(x))
+        return F.relu(proj_bn + x)
 
 
 class ResnetCifar(nn.Module):
@@ -100,18 +89,14 @@ class ResnetCifar(nn.Module):
         self.predictions = nn.Linear(64, 10)
 
     def forward(self, x):
-        x = self.stem_conv(x.permute(0, 3, 1, 2))
-        x = self.stem_bn(x)
-        x = F.relu(x)
+        x = F.relu(self.stem_bn(self.stem_conv(x.permute(0, 3, 1, 2))))
         x = self.stage1(x)
         x = self.stage2_down(x)
         x = self.stage2(x)
         x = self.stage3_down(x)
         x = self.stage3(x)
         x = x.mean(dim=(2, 3))
-        x = self.predictions(x)
-        x = torch.softmax(x, dim=-1)
-        return x
+        return torch.softmax(self.predictions(x), dim=-1)
 
 
 def build() -> ResnetCifar:
@@ -119,10 +104,13 @@ def build() -> ResnetCifar:
     return ResnetCifar().eval()
 
 
-def _attribute(part: str) -> str:
-    """The attribute a spec layer name became: `1_conv` -> `conv_1`."""
+def _child(module: nn.Module, part: str) -> nn.Module:
+    """The submodule a layer name became: `1_conv` is `conv_1`, `block_2` `block[1]`."""
     name = re.sub(r"^(\d+)_(.+)$", r"\2_\1", part.replace("-", "_"))
-    return name
+    repeat = re.fullmatch(r"(.+)_(\d+)", part)
+    if not hasattr(module, name) and repeat:  # the blocks of a repeat
+        return _child(module, repeat[1])[int(repeat[2]) - 1]
+    return getattr(module, name)
 
 
 def _table(module: nn.Module) -> dict:
@@ -131,38 +119,28 @@ def _table(module: nn.Module) -> dict:
 
 def load_weights(model: nn.Module, path: str) -> None:
     """Load an archspec weights file: keys `<layer>/<variable>`, arrays in Keras's layout."""
-    loaded = set()
+    state = [*model.parameters(), *model.buffers()]
+    unset = {id(t) for t in state if t.is_floating_point()}
     for key, array in load_file(path).items():
         module, parts = model, key.split("/")
-        # descend the layer names; the rest is the variable
         while len(parts) > 1 and "/".join(parts) not in _table(module):
-            child = getattr(module, _attribute(parts[0]), None)
-            repeat = re.fullmatch(r"(.+)_(\d+)", parts[0])
-            if child is None and repeat:  # `block_2` of a repeat is `block[1]`
-                child = getattr(module, _attribute(repeat[1]))[int(repeat[2]) - 1]
-            if not isinstance(child, nn.Module):
-                break
-            module, parts = child, parts[1:]
+            module, parts = _child(module, parts[0]), parts[1:]  # a layer name
         attribute, permute = _table(module)["/".join(parts)]
         tensors = dict(module.named_parameters()) | dict(module.named_buffers())
         target = tensors[attribute]
         value = torch.from_numpy(array)
-        if permute is not None:
-            value = value.permute(permute)
+        value = value if permute is None else value.permute(permute)
         with torch.no_grad():
             target.copy_(value.reshape(target.shape))
-        loaded.add(id(target))
-    state = [*model.parameters(), *model.buffers()]
-    missing = sum(id(t) not in loaded for t in state if t.is_floating_point())
-    if missing:
-        raise ValueError(f"{path} leaves {missing} tensors of the model unset")
+        unset.discard(id(target))
+    if unset:
+        raise ValueError(f"{path} leaves {len(unset)} tensors of the model unset")
 
 
 if __name__ == "__main__":
     model = build()
     print(model)
-    total = sum(p.numel() for p in model.parameters())
-    print(f"{total:,} parameters")
+    print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
     outputs = model(torch.zeros(2, 32, 32, 3))
     for output in outputs if isinstance(outputs, tuple) else (outputs,):
         print(tuple(output.shape))
