@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archspec.codegen.torch_layers import Context, Refused, Step, TorchLayer, emits
+from archspec.codegen.torch_layers import Context, Step, TorchLayer, ctor, emits, unwrap
 
 
 @emits("Flatten")
@@ -42,8 +42,10 @@ def _cropping(ctx: Context) -> TorchLayer:
 @emits("UpSampling1D", "UpSampling2D", "UpSampling3D")
 def _up_sampling(ctx: Context) -> TorchLayer:
     cfg = ctx.cfg
-    if getattr(cfg, "interpolation", "nearest") != "nearest":
-        raise Refused(f"{cfg.type_name} with interpolation '{cfg.interpolation}' has no generated PyTorch form yet")
+    if getattr(cfg, "interpolation", "nearest") == "bilinear":
+        # Keras's bilinear is TensorFlow's resize: half-pixel centres, no antialiasing
+        return TorchLayer(module=ctor("nn.Upsample", [("scale_factor", unwrap(tuple(cfg.factors)), False),
+                                                      ("mode", "bilinear", False)]), steps=[Step("{m}({x})")])
     steps = [Step(f"{{x}}.repeat_interleave({{0}}, dim={cfg.spatial_dim + index})", (factor,), ("size",))
              for index, factor in enumerate(cfg.factors) if factor > 1]
     return TorchLayer(steps=steps)
