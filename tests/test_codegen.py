@@ -265,3 +265,16 @@ def test_resnet50_reads_like_a_model_file(tmp_path):
     assert "class Bottleneck(nn.Module):" in source and "class Stage(nn.Module):" in source
     problems = _run("torch", tmp_path, [("resnet50", spec, source)])
     assert not problems, problems
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", [pytest.param("torch", marks=needs_torch), pytest.param("keras", marks=needs_keras)])
+def test_applications_through_generated_code(backend, tmp_path):
+    """Two keras.applications models whose blocks use most of the vision vocabulary (squeeze and
+    excitation, hard swish, depthwise convolutions, Normalization, Rescaling), run from generated code."""
+    from archspec.codegen import generate
+
+    cases = [(name, spec, generate(spec, backend)) for name in ("mobilenet_v3_small", "efficientnet_b0")
+             for spec in [load(ROOT / "specs" / "keras_applications" / f"{name}.yaml")]]
+    problems = _run(backend, tmp_path, cases)
+    assert not problems, problems
