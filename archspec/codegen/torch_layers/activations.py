@@ -5,6 +5,7 @@ from __future__ import annotations
 from archspec.activations import AXIS_ACTIVATIONS, CELU_ALPHA, ELU_ALPHA, LEAKY_RELU_SLOPE, SHRINK_THRESHOLD, \
     SQUAREPLUS_B
 from archspec.codegen.torch_layers import Context, Refused, Step, TorchLayer, emits
+from archspec.codegen.torch_layers.helpers import HELPERS
 
 # Keras 3's activations as PyTorch expressions of {x}; {0} is the axis of the axis activations
 _EXPRESSIONS = {
@@ -26,33 +27,64 @@ _EXPRESSIONS = {
     "squareplus": (f"({{x}} + torch.sqrt({{x}} * {{x}} + {SQUAREPLUS_B!r})) / 2", None),
     "soft_shrink": (f"F.softshrink({{x}}, {SHRINK_THRESHOLD!r})", None),
     "hard_shrink": (f"F.hardshrink({{x}}, {SHRINK_THRESHOLD!r})", None),
-    "tanh_shrink": ("{x} - torch.tanh({x})", None),
+    "tanh_shrink": ("F.tanhshrink({x})", None),
     "hard_tanh": ("torch.clamp({x}, -1.0, 1.0)", None),
     "exponential": ("torch.exp({x})", None),
-    "hard_sigmoid": ("F.relu6({x} + 3.0) / 6.0", "Keras 3's hard_sigmoid: relu6(x + 3) / 6"),
-    "hard_silu": ("{x} * F.relu6({x} + 3.0) / 6.0", "Keras 3's hard_silu: x * relu6(x + 3) / 6"),
+    "hard_sigmoid": ("F.hardsigmoid({x})", None),  # Keras 3's: relu6(x + 3) / 6, as torch's
+    "hard_silu": ("F.hardswish({x})", None),  # Keras 3's: x * relu6(x + 3) / 6, as torch's
     "log_sigmoid": ("F.logsigmoid({x})", None),
-    "mish": ("{x} * torch.tanh(F.softplus({x}))", None),
+    "mish": ("F.mish({x})", None),
     "sparse_plus": ("torch.where({x} <= -1, 0.0, torch.where({x} >= 1, {x}, ({x} + 1) ** 2 / 4))", None),
     "sparse_sigmoid": ("torch.clamp(({x} + 1) / 2, 0.0, 1.0)", None),
+    "sparsemax": ("sparsemax({x}, dim={0})", None),
 }
+# the expressions that call a definition of the generated file
+_DEFINITIONS = {"sparsemax": ("sparsemax",)}
+
+HELPERS["sparsemax"] = '''def sparsemax(x, dim=-1):
+    """Keras's sparsemax (Martins & Astudillo): x less a threshold, clipped at zero, the
+    threshold making each slice along `dim` sum to 1."""
+    z = x - x.amax(dim=dim, keepdim=True)
+    z_sorted = torch.sort(z, dim=dim, descending=True).values
+    shape = [1] * z.dim()
+    shape[dim] = -1
+    k = torch.arange(1, z.shape[dim] + 1, dtype=z.dtype, device=z.device).view(shape)
+    support = (1 + k * z_sorted > z_sorted.cumsum(dim)).to(z.dtype)
+    total = (z_sorted * support).sum(dim=dim, keepdim=True)
+    tau = (total - 1) / support.sum(dim=dim, keepdim=True)
+    return torch.clamp(z - tau, min=0)
+'''
 
 
-def activation_steps(name: str, inside: bool) -> list[Step]:
+HELPERS["softmax_over"] = '''def softmax_over(x, dims):
+    """Softmax over several dims at once, as Keras computes it: exp(x - logsumexp(x, dims))."""
+    return torch.exp(x - torch.logsumexp(x, dim=dims, keepdim=True))
+'''
+
+
+def activation_steps(name: str, inside: bool, helpers_listed: bool = False) -> list[Step]:
     """Steps applying Keras's activation `name` (nothing for linear); axis activations act on the
-    spec's last axis: channels, dim 1, where a channels_last tensor runs channels-first."""
+    spec's last axis: channels, dim 1, where a channels_last tensor runs channels-first. A name
+    that calls a definition of the file (sparsemax) needs the caller to list
+    `activation_helpers(name)` in its layer's helpers, and to say so with `helpers_listed`."""
     if name == "linear":
         return []
-    if name not in _EXPRESSIONS:
+    if name not in _EXPRESSIONS or (name in _DEFINITIONS and not helpers_listed):
         raise Refused(f"activation '{name}' has no generated PyTorch form yet")
     template, comment = _EXPRESSIONS[name]
     values = ((1 if inside else -1),) if name in AXIS_ACTIVATIONS else ()
     return [Step(template, values, ("dim",) * len(values), comment)]
 
 
+def activation_helpers(name: str) -> tuple[str, ...]:
+    """The definitions the file needs for activation `name` (add them to the layer's helpers)."""
+    return _DEFINITIONS.get(name, ())
+
+
 @emits("Activation")
 def _activation(ctx: Context) -> TorchLayer:
-    return TorchLayer(steps=activation_steps(ctx.cfg.activation, ctx.inside))
+    name = ctx.cfg.activation
+    return TorchLayer(steps=activation_steps(name, ctx.inside, True), helpers=activation_helpers(name))
 
 
 @emits("Identity")
@@ -94,8 +126,8 @@ def _elu(ctx: Context) -> TorchLayer:
 
 @emits("Softmax")
 def _softmax(ctx: Context) -> TorchLayer:
-    stub = ctx.setup()
-    dims = getattr(stub, "dims", None)
-    if dims is None or len(dims) != 1:
-        raise Refused("Softmax over several axes has no generated PyTorch form yet")
-    return TorchLayer(steps=[Step("torch.softmax({x}, dim={0})", (dims[0],), ("dim",))])
+    dims = ctx.setup().dims
+    if len(dims) == 1:
+        return TorchLayer(steps=[Step("torch.softmax({x}, dim={0})", (dims[0],), ("dim",))])
+    return TorchLayer(steps=[Step("softmax_over({x}, {0})", (tuple(sorted(dims)),), ("dims",))],
+                      helpers=("softmax_over",))

@@ -1,8 +1,8 @@
-"""Merging layers: elementwise arithmetic, concatenation."""
+"""Merging layers: elementwise arithmetic, concatenation, dot products."""
 
 from __future__ import annotations
 
-from archspec.codegen.torch_layers import Context, Refused, Step, TorchLayer, emits
+from archspec.codegen.torch_layers import Context, Step, TorchLayer, emits
 
 
 def _join(ctx: Context, op: str) -> str:
@@ -50,6 +50,31 @@ def _custom_scale(ctx: Context) -> TorchLayer:
     return TorchLayer(steps=[Step("{x0} + {x1} * {0}", (ctx.cfg.scale,), ("scale",))])
 
 
+def _einsum(first: int, second: int, dx: int, dy: int) -> str:
+    """Keras's batch_dot as an einsum: the summed axis shared, the first input's other axes, then the second's."""
+    letters = iter("ijklmnopqrstuvwxyzacdefgh")
+    a = [next(letters) for _ in range(first)]
+    b = [next(letters) for _ in range(second)]
+    b[dy] = a[dx]
+    out = [c for k, c in enumerate(a) if k != dx] + [c for k, c in enumerate(b) if k != dy]
+    return f"b{''.join(a)},b{''.join(b)}->b{''.join(out)}"
+
+
 @emits("Dot")
 def _dot(ctx: Context) -> TorchLayer:
-    raise Refused("Dot has no generated PyTorch form yet")
+    cfg = ctx.cfg
+    stub = ctx.setup()
+    first, second = (len(s) for s in ctx.node.input_shapes)
+    dx, dy = stub.dims
+    x0, x1 = "{x0}", "{x1}"
+    values, hints = (), ()
+    if cfg.normalize:  # Keras floors the norm at 1e-7
+        x0, x1 = "F.normalize({x0}, dim={0}, eps=1e-07)", "F.normalize({x1}, dim={1}, eps=1e-07)"
+        values, hints = (dx, dy), ("dim0", "dim1")
+    if first == second == 2 and (dx, dy) == (2, 1):
+        expr = f"torch.matmul({x0}, {x1})"
+    else:
+        expr = f'torch.einsum("{_einsum(first, second, dx - 1, dy - 1)}", {x0}, {x1})'
+        if first == second == 1:  # two vectors: Keras's batch_dot gives (batch, 1)
+            expr += ".unsqueeze(1)"
+    return TorchLayer(steps=[Step(expr, values, hints)])
