@@ -91,6 +91,27 @@ layers:
 }
 
 
+
+def _activations_text() -> str:
+    """Every activation name as a layer and as a Dense's activation, and the axis ones after a
+    Conv2D, whose channels_last output runs channels-first inside the torch model."""
+    from typing import get_args
+
+    from archspec.activations import AXIS_ACTIVATIONS, ActivationName
+
+    names = get_args(ActivationName)
+    layers = [f"  - {{type: Activation, activation: {n}, inputs: vec, name: act_{n}}}" for n in names]
+    layers += [f"  - {{type: Dense, units: 4, activation: {n}, inputs: vec, name: dense_{n}}}" for n in names]
+    layers.append("  - {type: Conv2D, filters: 4, kernel_size: 3, inputs: image, name: conv}")
+    layers += [f"  - {{type: Activation, activation: {n}, inputs: conv, name: conv_{n}}}" for n in sorted(AXIS_ACTIVATIONS)]
+    outputs = [f"act_{n}" for n in names] + [f"dense_{n}" for n in names] + [f"conv_{n}" for n in sorted(AXIS_ACTIVATIONS)]
+    return ("name: activations\ninputs: [{name: vec, shape: [6]}, {name: image, shape: [5, 5, 3]}]\nlayers:\n"
+            + "\n".join(layers) + f"\noutputs: [{', '.join(outputs)}]\n")
+
+
+OTHERS["activations"] = _activations_text()
+
+
 def _contract_text(examples: dict[str, set[int]], data_format: str) -> str | None:
     """The layer contract's spec of the given examples ({type: example indices}) in one data format."""
     import yaml

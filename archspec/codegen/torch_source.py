@@ -16,6 +16,7 @@ from archspec.codegen.structure import (
     scope_outputs, scope_variables, structure,
 )
 from archspec.codegen.torch_layers import Context, Refused, Step, TorchLayer
+from archspec.codegen.torch_layers.activations import activation_helpers
 from archspec.codegen.torch_layers.helpers import HELPERS, helper_order
 from archspec.codegen.writer import (
     INDENT, LINE_LENGTH, Code, Param, Raw, call, class_name, docstring, identifier, literal, module_docstring, split_call,
@@ -269,7 +270,7 @@ class TorchWriter:
     def source(self) -> str:
         spec = self.spec
         self.defs = {}
-        made = definitions(self.model, self.body, class_name, self._in_channels, self.defs)
+        made = definitions(self.model, self.body, _block_class, self._in_channels, self.defs)
         blocks: list[Definition] = []
         for definition in made.values():
             if definition not in blocks:
@@ -278,7 +279,9 @@ class TorchWriter:
         model_class = class_name(spec.name)
         if model_class in {d.name for d in blocks} | set(HELPERS):
             model_class += "Model"
-        helpers = sorted({h for layer in self.plan.layers.values() for h in layer.helpers}, key=helper_order().index)
+        needed = {h for layer in self.plan.layers.values() for h in layer.helpers}
+        needed |= {h for node in spec.nodes for h in _activation_helpers(node.layer)}
+        helpers = sorted(needed, key=helper_order().index)
         body: list[str] = [""] + self._weight_table()
         for helper in helpers:
             body += ["", ""] + HELPERS[helper].rstrip("\n").split("\n")
@@ -530,6 +533,22 @@ def _dead_after(variable: str, target: str, rest: list[tuple[str, str]]) -> bool
             match = _ASSIGN.fullmatch(text)
             return bool(match and match[1] == variable and not re.search(rf"\b{variable}\b", match[2]))
     return True
+
+
+def _activation_helpers(layer) -> set[str]:
+    """Definitions the file needs for the activations a layer (or the layer it wraps) names."""
+    names = {getattr(layer, key, None) for key in ("activation", "recurrent_activation")}
+    found = {h for name in names if isinstance(name, str) for h in activation_helpers(name)}
+    for key in ("layer", "backward_layer"):
+        if getattr(layer, key, None) is not None:
+            found |= _activation_helpers(getattr(layer, key))
+    return found
+
+
+def _block_class(block: str) -> str:
+    """A block's class name, kept apart from the classes the file may define for layers."""
+    name = class_name(block)
+    return name + "Block" if name in HELPERS else name
 
 
 def _simple_attribute(part: str) -> str:

@@ -119,7 +119,7 @@ def split_call(line: str, indent: str) -> list[str]:
     """One statement ending in a bracketed group (`x = f(a, b)`, `def f(a):`, `y = [..]`), wrapped
     when too long as ruff format wraps it: the content hugged on one line of its own if it fits,
     else one item per line with a trailing comma, each item wrapped the same way."""
-    if len(indent + line) <= LINE_LENGTH:
+    if len(indent + line) <= LINE_LENGTH or line.startswith("#"):  # ruff format leaves comments long
         return [indent + line]
     if line.startswith("return ") and len(_split_args(line[7:])) > 1:  # a long tuple: one item a line
         return [f"{indent}return (", *(f"{indent}{INDENT}{a}," for a in _split_args(line[7:])), f"{indent})"]

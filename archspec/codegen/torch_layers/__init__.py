@@ -29,9 +29,8 @@ def emits(*type_names: str):
 
 
 def emitter(type_name: str) -> Callable[["Context"], "TorchLayer"] | None:
-    if not EMITTERS:
-        for family in FAMILIES:
-            importlib.import_module(f"archspec.codegen.torch_layers.{family}")
+    for family in FAMILIES:  # each imported once; a family may already be (activations is)
+        importlib.import_module(f"archspec.codegen.torch_layers.{family}")
     return EMITTERS.get(type_name)
 
 

@@ -24,7 +24,7 @@ _EXPRESSIONS = {
     "leaky_relu": (f"F.leaky_relu({{x}}, {LEAKY_RELU_SLOPE!r})", None),
     "softplus": ("F.softplus({x})", None),
     "softsign": ("F.softsign({x})", None),
-    "squareplus": (f"({{x}} + torch.sqrt({{x}} * {{x}} + {SQUAREPLUS_B!r})) / 2", None),
+    "squareplus": ("squareplus({x})", None),
     "soft_shrink": (f"F.softshrink({{x}}, {SHRINK_THRESHOLD!r})", None),
     "hard_shrink": (f"F.hardshrink({{x}}, {SHRINK_THRESHOLD!r})", None),
     "tanh_shrink": ("F.tanhshrink({x})", None),
@@ -34,12 +34,22 @@ _EXPRESSIONS = {
     "hard_silu": ("F.hardswish({x})", None),  # Keras 3's: x * relu6(x + 3) / 6, as torch's
     "log_sigmoid": ("F.logsigmoid({x})", None),
     "mish": ("F.mish({x})", None),
-    "sparse_plus": ("torch.where({x} <= -1, 0.0, torch.where({x} >= 1, {x}, ({x} + 1) ** 2 / 4))", None),
+    "sparse_plus": ("sparse_plus({x})", None),
     "sparse_sigmoid": ("torch.clamp(({x} + 1) / 2, 0.0, 1.0)", None),
     "sparsemax": ("sparsemax({x}, dim={0})", None),
 }
 # the expressions that call a definition of the generated file
-_DEFINITIONS = {"sparsemax": ("sparsemax",)}
+_DEFINITIONS = {"sparsemax": ("sparsemax",), "squareplus": ("squareplus",), "sparse_plus": ("sparse_plus",)}
+
+HELPERS["squareplus"] = f'''def squareplus(x):
+    """Keras's squareplus: (x + sqrt(x^2 + b)) / 2 with b = {SQUAREPLUS_B!r}."""
+    return (x + torch.sqrt(x * x + {SQUAREPLUS_B!r})) / 2
+'''
+
+HELPERS["sparse_plus"] = '''def sparse_plus(x):
+    """Keras's sparse_plus: 0 below -1, x above 1, (x + 1)^2 / 4 between."""
+    return torch.where(x <= -1, 0.0, torch.where(x >= 1, x, (x + 1) ** 2 / 4))
+'''
 
 HELPERS["sparsemax"] = '''def sparsemax(x, dim=-1):
     """Keras's sparsemax (Martins & Astudillo): x less a threshold, clipped at zero, the
@@ -65,11 +75,11 @@ HELPERS["softmax_over"] = '''def softmax_over(x, dims):
 def activation_steps(name: str, inside: bool, helpers_listed: bool = False) -> list[Step]:
     """Steps applying Keras's activation `name` (nothing for linear); axis activations act on the
     spec's last axis: channels, dim 1, where a channels_last tensor runs channels-first. A name
-    that calls a definition of the file (sparsemax) needs the caller to list
-    `activation_helpers(name)` in its layer's helpers, and to say so with `helpers_listed`."""
+    that calls a definition of the file (sparsemax) has it written by the writer, which adds
+    `activation_helpers` of every activation a layer names."""
     if name == "linear":
         return []
-    if name not in _EXPRESSIONS or (name in _DEFINITIONS and not helpers_listed):
+    if name not in _EXPRESSIONS:
         raise Refused(f"activation '{name}' has no generated PyTorch form yet")
     template, comment = _EXPRESSIONS[name]
     values = ((1 if inside else -1),) if name in AXIS_ACTIVATIONS else ()

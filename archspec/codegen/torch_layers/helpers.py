@@ -277,8 +277,8 @@ HELPERS.update({"Recurrent": RECURRENT, **RNN_CELLS, "MultiHeadAttention": ATTEN
 ORDER = (*ORDER, "Recurrent", "SimpleRNN", "LSTM", "GRU", "MultiHeadAttention", "PositionEmbedding")
 
 HELPERS["without"] = '''def without(module, name):
-    """The module without its parameter `name`: Keras's BatchNormalization without center has
-    no beta (without scale no gamma), and nn.BatchNorm then skips the bias (the weight)."""
+    """The module without its parameter `name`: Keras's normalizations without center have no
+    beta (without scale no gamma), and nn.BatchNorm/LayerNorm/GroupNorm skip the bias (weight)."""
     setattr(module, name, None)
     return module
 '''
