@@ -111,7 +111,7 @@ class _Plan:
                 self.mask_lines[node.name] = Step(" | ".join(f"{{mask{i}}}" for i in range(len(in_masks))))
                 self.mask_of[node.name] = variable
             return
-        if node.type in ("SimpleRNN", "LSTM", "GRU") and not cfg.return_sequences:
+        if node.type in ("SimpleRNN", "LSTM", "GRU", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D") and not cfg.return_sequences:
             return
         if node.type == "Bidirectional" and not cfg.layer.return_sequences:
             return

@@ -68,127 +68,6 @@ HELPERS = {
 }
 ORDER = ("avg_pool_same", "keras_relu", "PReLU", "LayerScale", "DepthwiseConv1d", "DepthwiseConv2d", "SeparableConv1d", "SeparableConv2d")
 
-RECURRENT = '''class Recurrent(nn.Module):
-    """Keras's RNN layer: a cell run over dim 1, the kernels in PyTorch's (gates * units, in)
-    layout and Keras's gate order. A mask (batch, time) skips steps: the states carry over and
-    the output repeats the last one (zeros with zero_output_for_mask), as Keras's backend.rnn."""
-
-    gates = 1
-
-    def __init__(
-        self,
-        input_size,
-        units,
-        bias=True,
-        return_sequences=False,
-        go_backwards=False,
-        zero_output_for_mask=False,
-        activation=torch.tanh,
-        recurrent_activation=torch.sigmoid,
-    ):
-        super().__init__()
-        self.units = units
-        self.return_sequences = return_sequences
-        self.go_backwards = go_backwards
-        self.zero_output_for_mask = zero_output_for_mask
-        self.activation = activation
-        self.recurrent_activation = recurrent_activation
-        width = self.gates * units
-        self.weight_ih = nn.Parameter(torch.zeros(width, input_size))
-        self.weight_hh = nn.Parameter(torch.zeros(width, units))
-        self.bias = nn.Parameter(torch.zeros(self.bias_shape(width))) if bias else None
-
-    def bias_shape(self, width):
-        return (width,)
-
-    def initial_states(self, x):
-        return (x.new_zeros(x.shape[0], self.units),)
-
-    def project(self, x):
-        return F.linear(x, self.weight_ih, self.bias)
-
-    def forward(self, x, mask=None):
-        # go_backwards: Keras reads from the end, and the outputs stay in that order
-        if self.go_backwards:
-            x = x.flip(1)
-            mask = None if mask is None else mask.flip(1)
-        z = self.project(x)
-        states = self.initial_states(x)
-        outputs = []
-        for t in range(x.shape[1]):
-            new = self.cell(z[:, t], states)
-            out = new[0]
-            if mask is not None:
-                keep = mask[:, t, None]
-                new = tuple(torch.where(keep, n, s) for n, s in zip(new, states))
-                fill = 0.0 if self.zero_output_for_mask else new[0]
-                out = torch.where(keep, out, fill)
-            states = new
-            outputs.append(out)
-        return torch.stack(outputs, 1) if self.return_sequences else outputs[-1]
-'''
-
-RNN_CELLS = {
-    "SimpleRNN": '''class SimpleRNN(Recurrent):
-    """Keras's SimpleRNN: h = activation(x W + h U + b)."""
-
-    def cell(self, z, states):
-        return (self.activation(z + F.linear(states[0], self.weight_hh)),)
-''',
-    "LSTM": '''class LSTM(Recurrent):
-    """Keras's LSTM: gates i, f, c, o (PyTorch's order too) and one bias where nn.LSTM has two."""
-
-    gates = 4
-
-    def initial_states(self, x):
-        zeros = x.new_zeros(x.shape[0], self.units)
-        return zeros, zeros
-
-    def cell(self, z, states):
-        h, c = states
-        i, f, g, o = (z + F.linear(h, self.weight_hh)).chunk(4, dim=1)
-        gate = self.recurrent_activation
-        c = gate(f) * c + gate(i) * self.activation(g)
-        return gate(o) * self.activation(c), c
-''',
-    "GRU": '''class GRU(Recurrent):
-    """Keras's GRU: gates z, r, h (nn.GRU's are r, z, n). reset_after (Keras's default) applies
-    the reset gate after the recurrent product and has a second, recurrent bias (bias[1])."""
-
-    gates = 3
-
-    def __init__(self, input_size, units, bias=True, reset_after=True, **kwargs):
-        self.reset_after = reset_after
-        super().__init__(input_size, units, bias, **kwargs)
-
-    def bias_shape(self, width):
-        return (2, width) if self.reset_after else (width,)
-
-    def project(self, x):
-        bias = self.bias
-        if bias is not None and self.reset_after:
-            bias = bias[0]
-        return F.linear(x, self.weight_ih, bias)
-
-    def cell(self, z, states):
-        (h,) = states
-        x_z, x_r, x_h = z.chunk(3, dim=1)
-        gate = self.recurrent_activation
-        if self.reset_after:
-            bias = None if self.bias is None else self.bias[1]
-            r_z, r_r, r_h = F.linear(h, self.weight_hh, bias).chunk(3, dim=1)
-            z, r = gate(x_z + r_z), gate(x_r + r_r)
-            candidate = self.activation(x_h + r * r_h)
-        else:
-            units = self.units
-            r_z, r_r = F.linear(h, self.weight_hh[: 2 * units]).chunk(2, dim=1)
-            z, r = gate(x_z + r_z), gate(x_r + r_r)
-            r_h = F.linear(r * h, self.weight_hh[2 * units :])
-            candidate = self.activation(x_h + r_h)
-        return (z * h + (1 - z) * candidate,)
-''',
-}
-
 ATTENTION = '''class MultiHeadAttention(nn.Module):
     """Keras's MultiHeadAttention over dim 1: query, key and value projected to `num_heads`
     heads, softmax(q . k / sqrt(key_dim)) weighs the values, the heads projected back. Masks
@@ -272,9 +151,8 @@ POSITION = '''class PositionEmbedding(nn.Module):
         return self.embeddings[: x.shape[-2]].expand(x.shape).clone()
 '''
 
-HELPERS.update({"Recurrent": RECURRENT, **RNN_CELLS, "MultiHeadAttention": ATTENTION,
-                "PositionEmbedding": POSITION})
-ORDER = (*ORDER, "Recurrent", "SimpleRNN", "LSTM", "GRU", "MultiHeadAttention", "PositionEmbedding")
+HELPERS.update({"MultiHeadAttention": ATTENTION, "PositionEmbedding": POSITION})
+ORDER = (*ORDER, "MultiHeadAttention", "PositionEmbedding")
 
 HELPERS["without"] = '''def without(module, name):
     """The module without its parameter `name`: Keras's normalizations without center have no
