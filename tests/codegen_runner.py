@@ -1,6 +1,6 @@
 """Runs generated modules where archspec cannot be imported (tests/test_codegen.py starts it with
 `python -I`): for each job, build the model, load the neutral weights, run the inputs and write
-the outputs. Argument: a JSON file of jobs {module, backend, weights, inputs, outputs}."""
+the outputs; an `export` job also goes through torch.export (torch) or a saved `.keras` file (Keras). Argument: a JSON file of jobs {module, backend, weights, inputs, outputs}."""
 
 import importlib.abc
 import importlib.util
@@ -48,6 +48,15 @@ def _run(job):
         outputs = model(arrays if len(arrays) > 1 else arrays[0], training=False)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         outputs = [np.asarray(o) for o in outputs]
+        if job.get("export"):  # a .keras file loads back with the classes the module registered
+            import keras
+
+            path = job["outputs"].replace(".npz", ".keras")
+            model.save(path)
+            again = keras.saving.load_model(path)(arrays if len(arrays) > 1 else arrays[0], training=False)
+            again = again if isinstance(again, (list, tuple)) else [again]
+            if any(not np.allclose(np.asarray(a), b, atol=1e-6) for a, b in zip(again, outputs)):
+                raise AssertionError("the saved .keras model computes something else")
     np.savez(job["outputs"], *outputs)
 
 

@@ -1,6 +1,7 @@
 """`archspec codegen`: the generated PyTorch and Keras modules run where archspec cannot be imported,
-load archspec's seeded neutral weights and compute what archspec's own builds compute; they pass
-ruff; they are deterministic; types that cannot be written yet are refused by name.
+load archspec's seeded neutral weights and compute what archspec's own builds compute, for every
+spec file and every example of every registered layer type; they pass ruff; they are deterministic;
+what cannot be written is refused by name.
 
 One subprocess (`python -I tests/codegen_runner.py`, archspec blocked on the meta path) runs every
 generated module of a backend, so the whole file costs a few framework start-ups.
@@ -25,16 +26,6 @@ SPECS = sorted((ROOT / "specs").glob("*.yaml"))
 RUNNER = ROOT / "tests" / "codegen_runner.py"
 GOLDEN = ROOT / "tests" / "golden" / "codegen_resnet_cifar_torch.py"
 TOLERANCE = 1e-6
-# what the generated code must cover today (each refusal elsewhere names its type)
-TORCH_REQUIRED = {
-    "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D", "Dense", "Activation",
-    "BatchNormalization", "LayerNormalization", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
-    "Flatten", "Reshape", "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Add", "Concatenate", "Multiply",
-    "Dropout", "ReLU", "Softmax", "Rescaling", "LayerScale", "CustomScaleLayer",
-    "SimpleRNN", "LSTM", "GRU", "Embedding", "Masking", "MultiHeadAttention", "PositionEmbedding",
-    "Bidirectional",
-}
-
 # specs as others write them: RNNs reading a padded sequence (Embedding mask_zero, Masking) and a
 # Transformer whose attention takes a padding mask and a causal one
 OTHERS = {
@@ -227,13 +218,11 @@ def test_generated_modules_compute_what_archspec_builds(backend, tmp_path):
         problems = _run(backend, tmp_path, cases)
         assert not problems and not refused, (problems, refused)
         return
-    if backend == "torch":
-        assert TORCH_REQUIRED <= covered, sorted(TORCH_REQUIRED - covered)
-    else:  # every type Keras builds as keras.layers.<Type>(**config), and keras.applications' own
-        assert not [n for n in refused if n.split("_")[0] in TORCH_REQUIRED], refused
+    assert not refused, refused  # every example of every registered type, in both data formats
+    assert set(list_layers()) <= covered, sorted(set(list_layers()) - covered)
     expected = {p.stem for p in SPECS} | set(OTHERS)  # every spec file, sequence models included
     assert expected <= covered, sorted(expected - covered)
-    problems = _run(backend, tmp_path, cases, export="resnet_cifar" if backend == "torch" else None)
+    problems = _run(backend, tmp_path, cases, export="resnet_cifar" if backend == "torch" else "contract_channels_last")
     assert not problems, problems
     _ruff(tmp_path)
 

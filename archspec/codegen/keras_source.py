@@ -108,7 +108,8 @@ class TimeDistributed(keras.layers.TimeDistributed):
             return super().call(inputs, training=training, mask=mask)
         shape = keras.ops.shape(inputs)
         folded = keras.ops.reshape(inputs, (-1, *shape[2:]))
-        kwargs = {"training": bool(training)} if self.layer._call_has_training_arg else {}
+        takes_training = self.layer._call_has_training_arg
+        kwargs = {"training": bool(training)} if takes_training else {}
         outputs = self.layer(folded, **kwargs)
         steps = (shape[0], shape[1], *keras.ops.shape(outputs)[1:])
         return keras.ops.reshape(outputs, steps)

@@ -68,76 +68,6 @@ HELPERS = {
 }
 ORDER = ("avg_pool_same", "keras_relu", "PReLU", "LayerScale", "DepthwiseConv1d", "DepthwiseConv2d", "SeparableConv1d", "SeparableConv2d")
 
-ATTENTION = '''class MultiHeadAttention(nn.Module):
-    """Keras's MultiHeadAttention over dim 1: query, key and value projected to `num_heads`
-    heads, softmax(q . k / sqrt(key_dim)) weighs the values, the heads projected back. Masks
-    (batch, steps) and the causal mask combine; hidden logits get Keras's fill value, so a
-    query step that may attend to nothing averages every value, as Keras's fused path does."""
-
-    def __init__(
-        self,
-        query_dim,
-        value_dim_in,
-        key_dim_in,
-        num_heads,
-        key_dim,
-        value_dim,
-        out_dim,
-        bias=True,
-        causal=False,
-        sliding_window=None,
-        gate=False,
-        dropout=0.0,
-    ):
-        super().__init__()
-        self.num_heads = num_heads
-        self.scale = 1.0 / math.sqrt(key_dim)
-        self.causal = causal
-        self.sliding_window = sliding_window
-        self.dropout = dropout
-        self.query = nn.Linear(query_dim, num_heads * key_dim, bias)
-        self.key = nn.Linear(key_dim_in, num_heads * key_dim, bias)
-        self.gate = nn.Linear(query_dim, num_heads * value_dim, bias) if gate else None
-        self.value = nn.Linear(value_dim_in, num_heads * value_dim, bias)
-        self.attention_output = nn.Linear(num_heads * value_dim, out_dim, bias)
-
-    def heads(self, projection, x):
-        return projection(x).unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
-
-    def forward(
-        self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None
-    ):
-        key = value if key is None else key
-        q, k = self.heads(self.query, query), self.heads(self.key, key)
-        v = self.heads(self.value, value)
-        rows = torch.arange(query.shape[1], device=query.device)[:, None]
-        cols = torch.arange(key.shape[1], device=query.device)[None, :]
-        mask = torch.ones_like(rows - cols, dtype=torch.bool)
-        if self.causal:
-            mask = mask & (rows >= cols)
-        if self.sliding_window is not None:
-            mask = mask & ((rows - cols).abs() < self.sliding_window)
-        mask = mask[None]
-        if query_mask is not None:
-            mask = mask & query_mask[:, :, None]
-        for other in (value_mask, key_mask):
-            if other is not None:
-                mask = mask & other[:, None, :]
-        mask = mask[:, None]  # the heads' axis
-        if self.dropout == 0:  # Keras's dot_product_attention
-            logits = (q @ k.transpose(-1, -2)) * self.scale
-            logits = torch.where(mask, logits, -0.7 * 3.38953e38)
-            probs = torch.softmax(logits, dim=-1)
-        else:  # Keras's Softmax with a mask, then dropout
-            logits = torch.where(mask, (q * self.scale) @ k.transpose(-1, -2), -1e9)
-            probs = torch.where(mask, torch.softmax(logits, dim=-1), 0.0)
-            probs = F.dropout(probs, self.dropout, self.training)
-        out = (probs @ v).transpose(1, 2)
-        if self.gate is not None:
-            out = out * torch.sigmoid(self.heads(self.gate, query).transpose(1, 2))
-        return self.attention_output(out.flatten(2))
-'''
-
 POSITION = '''class PositionEmbedding(nn.Module):
     """keras_hub's PositionEmbedding: a learned (sequence_length, features) table whose first
     `steps` rows are broadcast to the input's shape (the input's values are not used)."""
@@ -151,8 +81,8 @@ POSITION = '''class PositionEmbedding(nn.Module):
         return self.embeddings[: x.shape[-2]].expand(x.shape).clone()
 '''
 
-HELPERS.update({"MultiHeadAttention": ATTENTION, "PositionEmbedding": POSITION})
-ORDER = (*ORDER, "MultiHeadAttention", "PositionEmbedding")
+HELPERS.update({"PositionEmbedding": POSITION})
+ORDER = (*ORDER, "PositionEmbedding")
 
 HELPERS["without"] = '''def without(module, name):
     """The module without its parameter `name`: Keras's normalizations without center have no
