@@ -103,6 +103,20 @@ def _activations_text() -> str:
 OTHERS["activations"] = _activations_text()
 
 
+def _by_others() -> dict[str, str]:
+    """The specs of test_vision_by_others and test_sequences_by_others: a U-Net, MobileNetV3 blocks,
+    1-D and 3-D CNNs, a masked BiLSTM, a GRU stack, a ViT, a causal Transformer."""
+    import test_sequences_by_others as sequences
+    import test_vision_by_others as vision
+
+    texts = [vision.UNET, vision.MOBILENET_V3_BLOCKS, vision.SIGNAL_1D, vision.VOLUME_3D, sequences.BILSTM,
+             sequences.GRU_STACK, sequences.VIT, sequences.CAUSAL]
+    return {loads(text).name: text for text in texts}
+
+
+OTHERS.update(_by_others())
+
+
 def _contract_text(examples: dict[str, set[int]], data_format: str) -> str | None:
     """The layer contract's spec of the given examples ({type: example indices}) in one data format."""
     import yaml

@@ -147,13 +147,15 @@ def _wire(spec: Spec, model: Use) -> None:
 def _block_uses(spec: Spec) -> tuple[dict[str, tuple[str, dict, int]], dict[str, str]]:
     """{use name: (block, parameter values, repeat)} by expanding the spec file's blocks again, and
     {block: description}."""
-    if spec.path is None or not spec.path or spec.path.startswith("<"):
-        return {}, {}
     from archspec.spec.blocks import USE_KEYS, BlockExpander
     from archspec.spec.model import SpecFile
     from archspec.spec.yaml_source import read_source
 
-    source = read_source(spec.path)
+    source = spec.source
+    if source is None:
+        if not spec.path or spec.path.startswith("<"):
+            return {}, {}
+        source = read_source(spec.path)
     spec_file = SpecFile.model_validate(source.data)
     if not spec_file.blocks:
         return {}, {}

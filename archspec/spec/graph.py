@@ -74,6 +74,7 @@ class Spec:
     path: str | None = None
     base: str | None = None  # transfer learning: the base spec's file
     base_weights: str | None = None  # transfer learning: trained weights of the base layers
+    source: Any = field(default=None, repr=False, compare=False)  # the parsed file (codegen reads its blocks)
     _by_name: dict[str, Node] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -207,6 +208,7 @@ def resolve(spec_file: SpecFile, source: Source, default_name: str) -> Spec:
         path=source.file,
         base=spec_file.base.spec if spec_file.base is not None else None,
         base_weights=base_weights,
+        source=source,
     )
 
 
