@@ -234,3 +234,38 @@ def test_torch_exports_below_opset_18_use_the_torchscript_exporter(tmp_path):
     xs = sample_inputs(spec, 3, 0)
     for a, b in zip(session.predict(*xs), native_outputs(spec, weights, xs)):
         np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+
+
+# a text CNN over sequences of any length: convolutions keep the free axis; torch.export specialises
+# max_pool1d's length, so the torch exporter refuses rather than write a file that takes one length
+TEXT_CNN = """
+inputs: [{name: tokens, shape: [null], dtype: int32}]
+layers:
+  - {type: Embedding, input_dim: 30, output_dim: 8}
+  - {type: Conv1D, filters: 6, kernel_size: 3, padding: causal, activation: relu}
+  - {type: SeparableConv1D, filters: 6, kernel_size: 3, padding: same}
+  - {type: MaxPooling1D, pool_size: 2}
+  - {type: GlobalMaxPooling1D}
+  - {type: Dense, units: 2}
+"""
+
+
+@needs_both
+def test_free_axis_convolutions_export_or_are_refused(tmp_path):
+    from archspec.backends.torch import build_model, predict
+
+    spec = archspec.loads(TEXT_CNN)
+    weights = init_weights(spec, seed=2)
+    with pytest.raises(archspec.ArchspecError, match="fixed the free axis 1 of input 'tokens'"):
+        export_onnx(spec, weights, tmp_path / "t.onnx", backend="torch")
+    assert not (tmp_path / "t.onnx").exists()
+    session = Session(export_onnx(spec, weights, tmp_path / "k.onnx", backend="keras"))
+    model = build_model(spec, weights)
+    for length in (4, 19):
+        tokens = np.random.default_rng(length).integers(1, 30, (3, length)).astype("int32")
+        assert np.allclose(session.predict(tokens)[0], predict(model, [tokens])[0], atol=1e-5)
+    convolutions_only = archspec.loads(TEXT_CNN.replace("  - {type: MaxPooling1D, pool_size: 2}\n", ""))
+    exported = Session(export_onnx(convolutions_only, init_weights(convolutions_only, seed=2), tmp_path / "c.onnx"))
+    model = build_model(convolutions_only, init_weights(convolutions_only, seed=2))
+    tokens = np.random.default_rng(0).integers(1, 30, (2, 23)).astype("int32")
+    assert np.allclose(exported.predict(tokens)[0], predict(model, [tokens])[0], atol=1e-5)

@@ -101,3 +101,19 @@ def test_window_output_shape_equals_keras(h, w, k, s, padding, kind):
     except ValueError:
         theirs = None
     assert ours == theirs
+
+
+def test_windows_over_a_free_axis():
+    """Convolutions and pooling keep a free axis free; where TensorFlow's padding would depend on the
+    length ('same' with strides, average pooling's edge counts) the spec names the layer and why."""
+    import pytest
+
+    spec = archspec.loads("inputs: [{name: x, shape: [null, 4]}]\nlayers:\n"
+                          "  - {type: Conv1D, filters: 3, kernel_size: 5, padding: same}\n"
+                          "  - {type: Conv1D, filters: 3, kernel_size: 3, strides: 2}\n"
+                          "  - {type: MaxPooling1D, pool_size: 2}\n")
+    assert [n.output_shape for n in spec.nodes] == [(None, 3), (None, 3), (None, 3)]
+    for layer, why in (("{type: Conv1D, filters: 3, kernel_size: 3, strides: 2, padding: same}", "strides > 1"),
+                       ("{type: AveragePooling1D, pool_size: 2, strides: 1, padding: same}", "edge windows")):
+        with pytest.raises(archspec.ArchspecError, match=why):
+            archspec.loads(f"inputs: [{{name: x, shape: [null, 4]}}]\nlayers:\n  - {layer}\n")

@@ -127,6 +127,21 @@ def _export_keras(spec: Spec, weights: Weights, opset: int, path: Path) -> None:
         model.export(str(path), format="onnx", verbose=False, opset_version=opset)
 
 
+def _refuse_frozen_axes(model, spec: Spec, backend: str) -> None:
+    """An exporter that could not keep a free axis free (torch.export specialises a length some op
+    guards on, then exports the traced length) gets a clear refusal, never a file that only takes
+    the example's length."""
+    for value, spec_input in zip(model.graph.input, spec.inputs):
+        dims = value.type.tensor_type.shape.dim
+        frozen = [k for k, d in enumerate(spec_input.shape, start=1) if d is None and k < len(dims)
+                  and dims[k].HasField("dim_value")]
+        if frozen:
+            other = "keras" if backend == "torch" else "torch"
+            raise ArchspecError(f"the {backend} exporter fixed the free axis {frozen[0]} of input '{spec_input.name}' "
+                                f"to the traced length {dims[frozen[0]].dim_value} (one of the model's operations "
+                                f"specialises on the length); try --backend {other}, or give the input a fixed length")
+
+
 def _rename_boundary(model, spec: Spec) -> None:
     """Spec names for the graph's outputs (tf2onnx calls them Identity:0, ...) and `batch` for the batch axis.
 
@@ -195,6 +210,7 @@ def export_onnx(
         raw = Path(scratch) / "model.onnx"
         (_export_torch if backend == "torch" else _export_keras)(spec, weights, opset, raw)
         model = onnx.load(str(raw))
+    _refuse_frozen_axes(model, spec, backend)
     _rename_boundary(model, spec)
     if simplify:
         model = _simplify(model)

@@ -305,12 +305,29 @@ def window_output(size: int | None, window: int, stride: int, padding: str, dila
     return (size - effective) // stride + 1 if size >= effective else 0
 
 
-def same_padding(size: int, window: int, stride: int, dilation: int = 1) -> tuple[int, int]:
-    """TensorFlow's 'same' padding (before, after): the odd pixel goes after."""
+def same_padding(size: int | None, window: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """TensorFlow's 'same' padding (before, after): the odd pixel goes after. On a free axis (None)
+    the stride is 1 (`free_windows` refuses the rest), where the padding does not depend on the length."""
     effective = dilation * (window - 1) + 1
-    out = -(-size // stride)
-    total = max((out - 1) * stride + effective - size, 0)
+    if size is None:
+        total = effective - 1
+    else:
+        out = -(-size // stride)
+        total = max((out - 1) * stride + effective - size, 0)
     return total // 2, total - total // 2
+
+
+def free_windows(dims: Shape, strides: tuple[int, ...], padding: str) -> None:
+    """Refuse a sliding window whose padding would depend on the length of a free axis: TensorFlow's
+    'same' padding with strides > 1 (the total is (ceil(n / s) - 1) * s + window - n)."""
+    if padding == "same" and any(n is None and s > 1 for n, s in zip(dims, strides)):
+        raise ShapeError("padding 'same' with strides > 1 needs a fixed length on that axis (TensorFlow's "
+                         "padding depends on it): give the input a fixed length, or use padding 'valid'")
+
+
+def too_short(out: tuple) -> bool:
+    """Whether a window does not fit a fixed axis (a free axis, None, always fits)."""
+    return min((n for n in out if n is not None), default=1) <= 0
 
 
 def require_rank(shape: Shape, rank: int, what: str) -> None:

@@ -11,7 +11,7 @@ from archspec.activations import Activation
 from archspec.initializers import Initializer
 from archspec.layers.base import (
     DataFormat, IntTuple, Layer, Shape, ShapeError, Weight, expand_tuple, fmt_shape, image, require_rank,
-    spatial, window_output,
+    free_windows, spatial, too_short, window_output,
 )
 
 
@@ -75,9 +75,10 @@ class BaseConv(Layer):
         if channels % self.groups:
             raise ShapeError(f"input channels ({channels}) must be divisible by groups ({self.groups})")
         padding = "same" if self.padding == "causal" else self.padding
+        free_windows(dims, self.strides, padding)
         out = tuple(window_output(n, k, s, padding, d)
                     for n, k, s, d in zip(dims, self.kernel_size, self.strides, self.dilation_rate))
-        if min(out) <= 0:
+        if too_short(out):
             raise ShapeError(f"kernel {'x'.join(map(str, self.kernel_size))} with padding 'valid' does not fit "
                              f"its input {fmt_shape(shape)}")
         return image(out, self.filters, data_format)

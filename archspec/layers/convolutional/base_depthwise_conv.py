@@ -11,7 +11,7 @@ from archspec.activations import Activation
 from archspec.initializers import Initializer
 from archspec.layers.base import (
     DataFormat, IntTuple, Layer, Padding, Shape, ShapeError, Weight, expand_tuple, fmt_shape, image, require_rank,
-    spatial, window_output,
+    free_windows, spatial, too_short, window_output,
 )
 
 
@@ -29,9 +29,10 @@ def windowed_dims(layer: Layer, shape: Shape, data_format: DataFormat) -> tuple[
     """
     require_rank(shape, layer.rank + 1, f"a {layer.rank}-D input with channels")
     dims, channels = spatial(shape, data_format)
+    free_windows(dims, layer.strides, layer.padding)
     out = tuple(window_output(n, k, s, layer.padding, d)
                 for n, k, s, d in zip(dims, layer.kernel_size, layer.strides, layer.dilation_rate))
-    if min(out) <= 0:
+    if too_short(out):
         raise ShapeError(f"kernel {'x'.join(map(str, layer.kernel_size))} (dilation "
                          f"{'x'.join(map(str, layer.dilation_rate))}) with padding 'valid' does not fit its input "
                          f"{fmt_shape(shape)}")

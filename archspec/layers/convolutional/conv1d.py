@@ -12,6 +12,8 @@ class Conv1D(BaseConv):
     rank = 1
     examples = (
         Example({"filters": 4, "kernel_size": 3, "activation": "relu"}, ((10, 3),)),
+        Example({"filters": 3, "kernel_size": 3, "padding": "same"}, ((None, 4),), data_formats=("channels_last",)),
+        Example({"filters": 2, "kernel_size": 3, "padding": "causal"}, ((None, 3),), data_formats=("channels_last",)),
         Example({"filters": 3, "kernel_size": 4, "strides": 2, "padding": "same"}, ((11, 2),)),
         Example({"filters": 2, "kernel_size": 3, "padding": "causal", "dilation_rate": 2}, ((9, 3),),
                 data_formats=("channels_last",)),

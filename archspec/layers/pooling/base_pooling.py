@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from archspec.layers.base import (
     DataFormat, IntTuple, Layer, Padding, Shape, ShapeError, expand_tuple, fmt_shape, image, require_rank,
-    same_padding, spatial, window_output,
+    free_windows, same_padding, spatial, too_short, window_output,
 )
 
 
@@ -44,8 +44,12 @@ class BasePooling(Layer):
         shape = input_shapes[0]
         require_rank(shape, self.rank + 1, f"a {self.rank}-D input with channels")
         dims, channels = spatial(shape, data_format)
+        free_windows(dims, self.strides, self.padding)
+        if self.reduction == "mean" and self.padding == "same" and None in dims:
+            raise ShapeError("average pooling with padding 'same' needs a fixed length on every axis (the edge "
+                             "windows average fewer values): give the input a fixed length, or use padding 'valid'")
         out = tuple(window_output(n, k, s, self.padding) for n, k, s in zip(dims, self.pool_size, self.strides))
-        if min(out) <= 0:
+        if too_short(out):
             raise ShapeError(f"pool {'x'.join(map(str, self.pool_size))} with padding 'valid' does not fit "
                              f"its input {fmt_shape(shape)}")
         return image(out, channels, data_format)

@@ -10,7 +10,8 @@ from pydantic import Field, model_validator
 from archspec.activations import Activation
 from archspec.initializers import UNIT_FORGET_BIAS, Initializer
 from archspec.layers.base import (
-    IntTuple, Padding, ShapeError, Weight, expand_tuple, fmt_shape, image, require_rank, spatial, window_output,
+    IntTuple, Padding, ShapeError, Weight, expand_tuple, fmt_shape, free_windows, image, require_rank, spatial,
+    too_short, window_output,
 )
 from archspec.layers.convolutional.base_conv import kernel_to_torch
 from archspec.layers.recurrent.base_rnn import BaseRNN
@@ -69,9 +70,10 @@ class BaseConvLSTM(BaseRNN):
 
     def step_shape(self, input_shapes, data_format):
         dims, _ = self._image_shape(input_shapes, data_format)
+        free_windows(dims, self.strides, self.padding)
         out = tuple(window_output(n, k, s, self.padding, d)
                     for n, k, s, d in zip(dims, self.kernel_size, self.strides, self.dilation_rate))
-        if min(out) <= 0:
+        if too_short(out):
             raise ShapeError(f"kernel {'x'.join(map(str, self.kernel_size))} with padding 'valid' does not fit "
                              f"its input {fmt_shape(input_shapes[0])}")
         return image(out, self.filters, data_format)
