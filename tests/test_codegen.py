@@ -68,6 +68,33 @@ layers:
   - {type: Bidirectional, layer: {type: GRU, units: 2, reset_after: false}, merge_mode: ave, name: bi2}
   - {type: Dense, units: 2, name: out}
 """,
+    # masks through blocks: repeated encoder blocks read the padding mask made outside them, and a
+    # block makes the mask a pooling layer outside it reads
+    "block_transformer": """
+name: block_transformer
+inputs: [{name: tokens, shape: [null], dtype: int32}]
+blocks:
+  encoder:
+    params: {heads: 2}
+    layers:
+      - {type: MultiHeadAttention, num_heads: $heads, key_dim: 4, inputs: [$input, $input], name: attention}
+      - {type: Add, inputs: [$input, attention], name: residual}
+      - {type: LayerNormalization, name: norm}
+      - {type: Dense, units: 8, activation: relu, name: ff}
+      - {type: Add, inputs: [norm, ff], name: out}
+  reader:
+    layers:
+      - {type: Embedding, input_dim: 20, output_dim: 8, mask_zero: true, name: embed}
+      - {type: GRU, units: 8, return_sequences: true, name: gru}
+layers:
+  - {type: Embedding, input_dim: 30, output_dim: 8, mask_zero: true, name: embed}
+  - {block: encoder, name: block, repeat: 2}
+  - {type: GlobalAveragePooling1D, name: pool}
+  - {block: reader, name: reader, inputs: tokens}
+  - {type: GlobalMaxPooling1D, name: reader_pool}
+  - {type: Concatenate, inputs: [pool, reader_pool], name: joined}
+  - {type: Dense, units: 2, name: out}
+""",
     # keras.applications' BatchNormalization without scale (Inception) or center, Dropout with noise_shape
     "half_batch_norm": """
 name: half_batch_norm
@@ -253,28 +280,27 @@ def test_golden_file_and_determinism():
     assert "class Basic(nn.Module):" in source and "nn.Sequential(*blocks)" in source
 
 
-# a Keras mask made inside a block: masks are written in the model's own forward only
-MASK_IN_BLOCK = """
-inputs: [{name: tokens, shape: [null], dtype: int32}]
+# a Keras mask made anew in each block of a repeat (nn.Sequential passes one tensor)
+MASK_IN_REPEAT = """
+inputs: [{name: x, shape: [null, 3]}]
 blocks:
-  encoder:
-    params: {units: null}
+  masked:
     layers:
-      - {type: Embedding, input_dim: 20, output_dim: 8, mask_zero: true, name: embed}
-      - {type: LSTM, units: $units, name: lstm}
+      - {type: Masking, name: masking}
+      - {type: LSTM, units: 3, return_sequences: true, name: lstm}
 layers:
-  - {block: encoder, name: enc, units: 4}
-  - {type: Dense, units: 2}
+  - {block: masked, name: enc, repeat: 2}
+  - {type: GlobalAveragePooling1D}
 """
 
 
 def test_refusal_is_a_clean_exit_2(tmp_path):
     spec = tmp_path / "s.yaml"
-    spec.write_text(MASK_IN_BLOCK)
+    spec.write_text(MASK_IN_REPEAT)
     result = subprocess.run([str(Path(sys.executable).parent / "archspec"), "codegen", str(spec), "-b", "torch", "-o",
                              str(tmp_path / "out.py")], capture_output=True, text=True)
     assert result.returncode == 2, result.stderr
-    assert "enc/embed" in result.stderr and "Traceback" not in result.stderr
+    assert "repeated block 'enc'" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out.py").exists()
 
 

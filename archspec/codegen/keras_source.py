@@ -114,7 +114,38 @@ class TimeDistributed(keras.layers.TimeDistributed):
         steps = (shape[0], shape[1], *keras.ops.shape(outputs)[1:])
         return keras.ops.reshape(outputs, steps)
 ''',
+    "MultiHeadAttention": '''@keras.saving.register_keras_serializable(package="archspec")
+class MultiHeadAttention(keras.layers.MultiHeadAttention):
+    """keras.layers.MultiHeadAttention whose inputs keep their masks: Keras 3.15 takes them off
+    while it runs, so a later layer reading the same tensor (a residual Add) lost its mask."""
+
+    def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
+             attention_mask=None, return_attention_scores=False, training=None,
+             use_causal_mask=False):  # fmt: skip
+        from keras.src.backend import get_keras_mask, set_keras_mask
+
+        kept = [(t, get_keras_mask(t)) for t in (query, value, key) if t is not None]
+        try:
+            return super().call(
+                query,
+                value,
+                key,
+                query_mask=query_mask,
+                value_mask=value_mask,
+                key_mask=key_mask,
+                attention_mask=attention_mask,
+                return_attention_scores=return_attention_scores,
+                training=training,
+                use_causal_mask=use_causal_mask,
+            )
+        finally:
+            for tensor, mask in kept:
+                if mask is not None:
+                    set_keras_mask(tensor, mask)
+''',
 }
+# keras.layers classes the file subclasses (a Keras bug worked around): written with keras.layers' arguments
+PATCHED = {"MultiHeadAttention"}
 # Keras's attention layers take use_causal_mask (a spec's layer parameter) when called
 CALLED = {"MultiHeadAttention", "GroupQueryAttention", "Attention", "AdditiveAttention"}
 # where a layer type builds its own Keras layer, these build keras.layers.<Type>(**config) all the same
@@ -187,7 +218,7 @@ class KerasWriter:
             if cfg.backward_layer is not None:
                 args.append(("backward_layer", Raw(self._inner(cfg.backward_layer))))
             return args + ([("merge_mode", cfg.merge_mode)] if cfg.merge_mode != "concat" else [])
-        if node.type in CUSTOM:
+        if node.type in CUSTOM and node.type not in PATCHED:
             return [(k, _value(v)) for k, v in cfg.keras_config(self.spec.data_format).items()]
         config = cfg.keras_config(self.spec.data_format)
         config.pop("use_causal_mask", None)  # a call argument (body())

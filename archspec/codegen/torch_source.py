@@ -96,6 +96,8 @@ class _Plan:
         """Keras's compute_mask for `node`, as archspec.backends.torch carries masks."""
         cfg, policy = node.layer, node.layer.mask_policy
         variable = identifier(local_name(node.name)) + "_mask"
+        if variable in self.mask_of.values():  # another scope's layer of that name made one already
+            variable = identifier(node.name.replace("/", "_")) + "_mask"
         if node.type in ("Embedding", "Masking") and (node.type == "Masking" or cfg.mask_zero):
             value = "0" if node.type == "Embedding" else literal(float(cfg.mask_value))
             expr = "{x0} != 0" if node.type == "Embedding" else f"({{x0}} != {value}).any(dim=-1)"
@@ -107,7 +109,9 @@ class _Plan:
                 raise Refused(f"{node.type} of masked tensors has no generated PyTorch form yet")
             return
         if policy == "merge":
-            if all(in_masks):
+            if all(in_masks) and len(set(in_masks)) == 1:  # a residual: one mask on both sides
+                self.mask_of[node.name] = in_masks[0]
+            elif all(in_masks):
                 self.mask_lines[node.name] = Step(" | ".join(f"{{mask{i}}}" for i in range(len(in_masks))))
                 self.mask_of[node.name] = variable
             return
@@ -151,7 +155,8 @@ class TorchWriter:
         attrs: set[str] = set()
         lines: list[Code] = []
         inputs = scope_inputs(spec, use)
-        args = ", ".join(names[i] for i in inputs)
+        mask_args, mask_out = self._mask_flow(use) if use.block is not None else ([], None)
+        args = ", ".join([*(names[i] for i in inputs), *mask_args])
         lines.append(Code(f"def forward(self, {args}):", section="forward"))
         for item in use.items:
             out = names[item_output(item)]
@@ -160,21 +165,68 @@ class TorchWriter:
                 lines += self._node_lines(item, ins, out, attrs, use)
                 continue
             attr = self._attr(item.local, attrs, item)
+            flows = [self._mask_flow(u) for u in (item.uses if isinstance(item, Repeat) else [item])]
+            reads = list(dict.fromkeys(m for flow, _ in flows for m in flow))
+            made = next((m for _, m in flows if m), None)
+            call = f"self.{attr}({', '.join([*ins, *reads])})"
             if isinstance(item, Use):
                 definition = self.defs[item.name]
                 values = definition.args[item.name]
                 lines.append(self._call_code(attr, definition.name, values))
             else:
                 lines += self._repeat_code(attr, item)
-            lines.append(Code(f"{out} = self.{attr}({', '.join(ins)})", section="forward", chain="block"))
+                if reads or made:  # nn.Sequential passes one tensor: the blocks and their masks in a loop
+                    if made or len(ins) != 1:
+                        raise CodegenError(f"repeated block '{item.name}' makes a Keras mask; not written yet")
+                    lines.append(Code(f"for block in self.{attr}:", section="forward"))
+                    lines.append(Code(f"{INDENT}{out} = block({', '.join([*ins, *reads])})", section="forward"))
+                    continue
+            target = f"{out}, {made}" if made else out
+            lines.append(Code(f"{target} = {call}", section="forward", chain="block"))
         outs = []
         for name in scope_outputs(spec, use):
             expr = names[name]
             if use.block is None and self.plan.internal.get(name):
                 expr += f".permute{literal(to_channels_last(len(spec.node(name).output_shape)))}.contiguous()"
             outs.append(expr)
+        if mask_out:
+            outs.append(mask_out)
         lines.append(Code(f"return {', '.join(outs)}", section="forward", chain="return"))
         return lines
+
+    def _mask_flow(self, use: Use) -> tuple[list[str], str | None]:
+        """The Keras masks a block use reads from outside (extra arguments of its forward, in order of
+        first use), and the mask it makes for its output when a layer outside reads that mask."""
+        inside: set[str] = set()
+        reads: list[str] = []
+        made: set[str] = set()
+
+        def walk(item) -> None:
+            if isinstance(item, Repeat):
+                for member in item.uses:
+                    walk(member)
+            elif isinstance(item, Use):
+                for child in item.items:
+                    walk(child)
+            else:
+                inside.add(item.name)
+                reads.extend(m for m in self._mask_reads(item) if m not in made and m not in reads)
+                if item.name in self.plan.mask_lines:
+                    made.add(self.plan.mask_of[item.name])
+
+        walk(use)
+        out = self.plan.mask_of.get(use.output)
+        outside = {m for node in self.spec.nodes if node.name not in inside for m in self._mask_reads(node)}
+        return reads, out if out in made and out in outside else None
+
+    def _mask_reads(self, node: Node) -> list[str]:
+        """The masks a node's forward steps or mask line read."""
+        texts = [step.template for step in self.plan.layers[node.name].steps]
+        if node.name in self.plan.mask_lines:
+            texts.append(self.plan.mask_lines[node.name].template)
+        masks = self.plan.masks[node.name]
+        return [m for i, m in enumerate(masks) if m and any(f"{{mask{i}}}" in t or (i == 0 and "{mask}" in t)
+                                                          for t in texts)]
 
     def _attr(self, local: str, attrs: set[str], item) -> str:
         attr = identifier(local)
@@ -227,9 +279,6 @@ class TorchWriter:
             lines.append(Code(f"self.{attr} = {template}", values, tuple(f"{attr}_{h}" for h in hints), "init"))
         exprs = [v if p is None else f"{v}.permute{literal(p)}" for v, p in zip(ins, self.plan.permutes[node.name])]
         masks = self.plan.masks[node.name]
-        if use.block is not None and (any(masks) or node.name in self.plan.mask_lines):
-            raise CodegenError(f"layer '{node.name}' takes or makes a Keras mask inside block use '{use.name}'; "
-                               "masks are written out in the model's own forward only")
 
         def fill(text: str) -> str:
             for i, mask in enumerate(masks):
