@@ -164,6 +164,8 @@ class TorchWriter:
             if isinstance(item, Node):
                 lines += self._node_lines(item, ins, out, attrs, use)
                 continue
+            if isinstance(item, Use) and item.name in self.hoisted:
+                ins[0] += f".permute{literal(self.hoisted[item.name])}"
             attr = self._attr(item.local, attrs, item)
             flows = [self._mask_flow(u) for u in (item.uses if isinstance(item, Repeat) else [item])]
             reads = list(dict.fromkeys(m for flow, _ in flows for m in flow))
@@ -193,6 +195,24 @@ class TorchWriter:
             outs.append(mask_out)
         lines.append(Code(f"return {', '.join(outs)}", section="forward", chain="return"))
         return lines
+
+    def _hoist(self, scope: Use) -> None:
+        """Block uses whose input every reader inside permutes the same way (a channels_last tensor
+        entering channels-first layers) get the permute at their call instead, so that uses with and
+        without the layout change share one class."""
+        for item in scope.items:
+            if isinstance(item, Repeat):
+                for member in item.uses:
+                    self._hoist(member)
+            if not isinstance(item, Use):
+                continue
+            self._hoist(item)
+            readers = [n for n in item.items if item.input in item_inputs(n)]
+            if not readers or not all(isinstance(n, Node) for n in readers):
+                continue
+            permutes = {p for n in readers for ref, p in zip(n.inputs, self.plan.permutes[n.name]) if ref == item.input}
+            if len(permutes) == 1 and None not in permutes:
+                self.hoisted[item.name] = permutes.pop()
 
     def _mask_flow(self, use: Use) -> tuple[list[str], str | None]:
         """The Keras masks a block use reads from outside (extra arguments of its forward, in order of
@@ -277,7 +297,9 @@ class TorchWriter:
                 # only a layer reading the block's input takes its channel count as `in_channels`
                 hints = tuple(h.replace("in_", "input_") for h in hints)
             lines.append(Code(f"self.{attr} = {template}", values, tuple(f"{attr}_{h}" for h in hints), "init"))
-        exprs = [v if p is None else f"{v}.permute{literal(p)}" for v, p in zip(ins, self.plan.permutes[node.name])]
+        permutes = [None if use.name in self.hoisted and ref == use.input else p
+                    for ref, p in zip(node.inputs, self.plan.permutes[node.name])]
+        exprs = [v if p is None else f"{v}.permute{literal(p)}" for v, p in zip(ins, permutes)]
         masks = self.plan.masks[node.name]
 
         def fill(text: str) -> str:
@@ -319,6 +341,8 @@ class TorchWriter:
     def source(self) -> str:
         spec = self.spec
         self.defs = {}
+        self.hoisted = {}
+        self._hoist(self.model)
         made = definitions(self.model, self.body, _block_class, self._in_channels, self.defs)
         blocks: list[Definition] = []
         for definition in made.values():
