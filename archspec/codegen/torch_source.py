@@ -115,9 +115,8 @@ class _Plan:
                 self.mask_lines[node.name] = Step(" | ".join(f"{{mask{i}}}" for i in range(len(in_masks))))
                 self.mask_of[node.name] = variable
             return
-        if node.type in ("SimpleRNN", "LSTM", "GRU", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D") and not cfg.return_sequences:
-            return
-        if node.type == "Bidirectional" and not cfg.layer.return_sequences:
+        recurrent = cfg.layer if node.type == "Bidirectional" else cfg
+        if getattr(recurrent, "return_sequences", True) is False:  # a recurrent layer's last step: no mask
             return
         if in_masks[0] is not None:
             self.mask_of[node.name] = in_masks[0]
@@ -544,7 +543,8 @@ def chained(statements: list[tuple[str, str]], indent: int) -> list[str]:
 
     Kinds: "start" (a layer with weights other than a normalization) begins a line, "link" nests
     both ways, "end" (an activation) closes its line, "block" (a block's call) stands on its own
-    line, "return" takes the line it returns; anything else stands alone. At most MOST_NESTED statements a line, and none longer than ruff's limit."""
+    line, "return" takes the line it returns; anything else stands alone. At most MOST_NESTED
+    statements a line, and none longer than ruff's limit."""
     done: list[str] = []
     pending: list | None = None  # [variable, expression, statements nested]
 
@@ -574,8 +574,7 @@ def chained(statements: list[tuple[str, str]], indent: int) -> list[str]:
                     or not _dead_after(variable, target, statements[index + 1:])):
                 flush()
             else:
-                expression, pending = merged, None
-                pending = [target, expression, depth + 1]
+                pending = [target, merged, depth + 1]
         if pending is None:
             pending = [target, expression, 1]
         if kind in ("end", "block"):  # closed: only a return takes it

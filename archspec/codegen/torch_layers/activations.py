@@ -72,7 +72,7 @@ HELPERS["softmax_over"] = '''def softmax_over(x, dims):
 '''
 
 
-def activation_steps(name: str, inside: bool, helpers_listed: bool = False) -> list[Step]:
+def activation_steps(name: str, inside: bool) -> list[Step]:
     """Steps applying Keras's activation `name` (nothing for linear); axis activations act on the
     spec's last axis: channels, dim 1, where a channels_last tensor runs channels-first. A name
     that calls a definition of the file (sparsemax) has it written by the writer, which adds
@@ -87,14 +87,14 @@ def activation_steps(name: str, inside: bool, helpers_listed: bool = False) -> l
 
 
 def activation_helpers(name: str) -> tuple[str, ...]:
-    """The definitions the file needs for activation `name` (add them to the layer's helpers)."""
+    """The definitions the file needs for activation `name` (the writer adds them for every layer)."""
     return _DEFINITIONS.get(name, ())
 
 
 @emits("Activation")
 def _activation(ctx: Context) -> TorchLayer:
     name = ctx.cfg.activation
-    return TorchLayer(steps=activation_steps(name, ctx.inside, True), helpers=activation_helpers(name))
+    return TorchLayer(steps=activation_steps(name, ctx.inside))  # the writer adds sparsemax's definition
 
 
 @emits("Identity")

@@ -98,12 +98,15 @@ HELPERS["SharedDropout"] = '''class SharedDropout(nn.Module):
         self.rate = rate
         self.noise_shape = noise_shape
 
+    def keep(self, x):
+        """1 where a value is kept, one draw shared along the axes where noise_shape is 1."""
+        shape = [x.shape[i] if n is None else n for i, n in enumerate(self.noise_shape)]
+        return (torch.rand(shape, device=x.device) >= self.rate).to(x.dtype)
+
     def forward(self, x):
         if not self.training or self.rate == 0:
             return x
-        shape = [x.shape[i] if n is None else n for i, n in enumerate(self.noise_shape)]
-        keep = torch.rand(shape, device=x.device) >= self.rate
-        return x * keep / (1 - self.rate)
+        return x * self.keep(x) / (1 - self.rate)
 '''
 ORDER = ("without", *ORDER, "SharedDropout")
 HELPERS["Bidirectional"] = '''class Bidirectional(nn.Module):

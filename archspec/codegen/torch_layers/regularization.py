@@ -72,20 +72,14 @@ HELPERS["GaussianDropout"] = '''class GaussianDropout(nn.Module):
         return x * (1.0 + torch.randn_like(x) * stddev)
 '''
 
-HELPERS["SharedAlphaDropout"] = '''class SharedAlphaDropout(nn.Module):
+HELPERS["SharedAlphaDropout"] = '''class SharedAlphaDropout(SharedDropout):
     """Keras's AlphaDropout with noise_shape: nn.AlphaDropout's function, with one draw shared
     along the axes where noise_shape is 1."""
-
-    def __init__(self, rate, noise_shape):
-        super().__init__()
-        self.rate = rate
-        self.noise_shape = noise_shape
 
     def forward(self, x):
         if not self.training or self.rate == 0:
             return x
-        shape = [x.shape[i] if n is None else n for i, n in enumerate(self.noise_shape)]
-        keep = (torch.rand(shape, device=x.device) >= self.rate).to(x.dtype)
+        keep = self.keep(x)
         alpha = -1.6732632423543772 * 1.0507009873554805  # SELU's negative saturation
         a = ((1 - self.rate) * (1 + self.rate * alpha**2)) ** -0.5
         b = -a * alpha * self.rate
@@ -111,6 +105,6 @@ def _alpha_dropout(ctx: Context) -> TorchLayer:
     shape = _noise_shape(ctx)
     if shape is not None:
         return TorchLayer(module=ctor("SharedAlphaDropout", [("rate", cfg.rate, True), ("noise_shape", shape, True)]),
-                          steps=[Step("{m}({x})")], helpers=("SharedAlphaDropout",))
+                          steps=[Step("{m}({x})")], helpers=("SharedDropout", "SharedAlphaDropout"))
     # nn.AlphaDropout computes Keras's AlphaDropout (SELU's constants, the same scale and shift)
     return TorchLayer(module=ctor("nn.AlphaDropout", [("p", cfg.rate, True)]), steps=[Step("{m}({x})")])

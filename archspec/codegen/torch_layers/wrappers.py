@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from archspec.codegen.torch_layers import Context, Refused, Step, TorchLayer, emits, emitter
 from archspec.codegen.torch_layers.activations import activation_steps
 from archspec.codegen.torch_layers.helpers import HELPERS
@@ -32,8 +34,6 @@ def inner_context(ctx: Context, layer, input_shapes: list, inside: bool, masks: 
 
 
 def _shifted(template: str, by: int) -> str:
-    import re
-
     return re.sub(r"\{(\d+)\}", lambda m: "{" + str(int(m.group(1)) + by) + "}", template)
 
 
